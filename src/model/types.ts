@@ -1,0 +1,96 @@
+/**
+ * Vocabulary, fixed once (see ../shared/ARCHITECTURE.md and STYLE.md):
+ * - target: the model whose output we must reproduce exactly.
+ * - step: one target forward.
+ * - KV cache: per-layer keys/values of every position the target has seen.
+ * Shapes are written as comments: `[S, V]` means S rows of V floats, row-major.
+ */
+
+/** Hyper-parameters of a Llama-family decoder, read from GGUF metadata. */
+export interface LlamaConfig {
+  /** `general.architecture` of the GGUF: 'llama' (Llama, SmolLM, TinyLlama) or 'qwen2'. */
+  arch: 'llama' | 'qwen2';
+  name: string;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  contextLength: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  /** Present only when the GGUF declares rope scaling. */
+  ropeScaling?: { type: 'linear'; factor: number } | { type: 'yarn' | 'llama3'; factor: number; originalContextLength: number; lowFreqFactor?: number; highFreqFactor?: number };
+  /** Output head shares the token embedding matrix (no `output.weight` tensor). */
+  tiedEmbeddings: boolean;
+  /** Qwen2 has biases on q/k/v projections. */
+  qkvBias: boolean;
+}
+
+/** Logits for every new position of one forward. */
+export interface Logits {
+  /** [S, V] row-major */
+  data: Float32Array;
+  rows: number;
+  vocabSize: number;
+}
+
+/** What a loaded model can do. */
+export interface CausalLMCapabilities {
+  /**
+   * true: accepts an explicit 4D additive mask, so a whole draft tree verifies in one step.
+   * false: only a 2D padding mask (Optimum / transformers.js exports) — chains only.
+   */
+  treeMask: boolean;
+}
+
+/**
+ * Per-layer keys and values of the positions the model has already seen.
+ * Layout per layer: key/value `[Hkv, P, D]` (batch 1).
+ */
+export interface KvCache {
+  /** P: number of cached positions. */
+  readonly length: number;
+  /** Drop every position at index >= n. */
+  truncate(n: number): void;
+  /**
+   * After a forward that appended S positions, keep only `indices` (0-based among those S,
+   * ascending) — the accepted branch of a draft tree. Earlier positions are untouched.
+   */
+  keep(indices: readonly number[]): void;
+  /** Number of positions the last forward appended (what `keep` indexes into). */
+  readonly lastAppended: number;
+  /** An independent copy (for branches / tests). */
+  clone(): KvCache;
+}
+
+export interface CausalLM {
+  readonly config: LlamaConfig;
+  readonly capabilities: CausalLMCapabilities;
+  newCache(): KvCache;
+  /**
+   * Run the model over S new tokens after the P positions in `cache`, append their keys
+   * and values to `cache`, and return logits for every new position.
+   * @param tokens    [S] token ids
+   * @param positions [S] absolute positions (tree depth + P for draft trees)
+   * @param mask      [S, P+S] additive mask (0 = attend, -Infinity-like = blocked), or null
+   *                  for the ordinary causal mask.
+   */
+  forward(tokens: readonly number[], positions: readonly number[], mask: Float32Array | null, cache: KvCache): Promise<Logits>;
+  dispose(): Promise<void>;
+}
+
+/** Mask value for "may not attend". Large but finite so softmax never sees NaN. */
+export const MASK_BLOCKED = -1e9;
+
+/** The ordinary causal mask for S new tokens after P cached ones. Returns [S, P+S]. */
+export function causalMask(past: number, s: number): Float32Array {
+  const total = past + s;
+  const m = new Float32Array(s * total);
+  for (let i = 0; i < s; i++) {
+    for (let j = past + i + 1; j < total; j++) m[i * total + j] = MASK_BLOCKED;
+  }
+  return m;
+}
