@@ -1,0 +1,107 @@
+/**
+ * KV cache of an ONNX decoder, batch 1. Per layer, key and value are `[Hkv, P, D]` row-major —
+ * exactly the `present.{i}.*` tensors the graph returns, so after a forward the cache just
+ * adopts them (no copy) and feeds them back as `past_key_values.{i}.*` next step.
+ *
+ * Invariant: every layer has the same P (`length`); positions [length - lastAppended, length)
+ * are the ones the last forward appended, which `keep` indexes into.
+ */
+import type { KvCache } from '../types.ts';
+
+export interface LayerKv {
+  key: Float32Array; // [Hkv, P, D]
+  value: Float32Array; // [Hkv, P, D]
+}
+
+export class OnnxKvCache implements KvCache {
+  private layerKv: LayerKv[];
+  private len = 0;
+  private appended = 0;
+
+  constructor(
+    readonly numLayers: number,
+    readonly numKvHeads: number,
+    readonly headDim: number,
+  ) {
+    this.layerKv = Array.from({ length: numLayers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  get lastAppended(): number {
+    return this.appended;
+  }
+
+  /** Per-layer tensors, for feeding the next forward. */
+  get layers(): readonly LayerKv[] {
+    return this.layerKv;
+  }
+
+  /** Adopt the `present` tensors of a forward that appended `s` positions. */
+  adopt(present: LayerKv[], s: number): void {
+    if (present.length !== this.numLayers) throw new Error(`KV cache: expected ${this.numLayers} layers, got ${present.length}`);
+    const total = this.len + s;
+    const per = this.numKvHeads * total * this.headDim;
+    for (const p of present) {
+      if (p.key.length !== per || p.value.length !== per) throw new Error(`KV cache: present tensor has ${p.key.length} values, expected ${per}`);
+    }
+    this.layerKv = present;
+    this.len = total;
+    this.appended = s;
+  }
+
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`KV cache: cannot truncate to ${n}`);
+    if (n >= this.len) return;
+    const rows = Array.from({ length: n }, (_, i) => i);
+    this.layerKv = this.layerKv.map((l) => ({ key: this.gather(l.key, rows), value: this.gather(l.value, rows) }));
+    // The positions the last forward appended may now be partly gone.
+    this.appended = Math.max(0, this.appended - (this.len - n));
+    this.len = n;
+  }
+
+  keep(indices: readonly number[]): void {
+    const base = this.len - this.appended;
+    let prev = -1;
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i <= prev || i >= this.appended) {
+        throw new RangeError(`KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`);
+      }
+      prev = i;
+    }
+    const rows = [...Array.from({ length: base }, (_, i) => i), ...indices.map((i) => base + i)];
+    this.layerKv = this.layerKv.map((l) => ({ key: this.gather(l.key, rows), value: this.gather(l.value, rows) }));
+    this.len = rows.length;
+    this.appended = indices.length;
+  }
+
+  clone(): OnnxKvCache {
+    const c = new OnnxKvCache(this.numLayers, this.numKvHeads, this.headDim);
+    c.layerKv = this.layerKv.map((l) => ({ key: l.key.slice(), value: l.value.slice() }));
+    c.len = this.len;
+    c.appended = this.appended;
+    return c;
+  }
+
+  /** [Hkv, P, D] → [Hkv, rows.length, D], taking positions `rows`. Consecutive runs copy in one go. */
+  private gather(src: Float32Array, rows: readonly number[]): Float32Array {
+    const d = this.headDim;
+    const p = this.len;
+    const out = new Float32Array(this.numKvHeads * rows.length * d);
+    for (let h = 0; h < this.numKvHeads; h++) {
+      let o = h * rows.length * d;
+      let r = 0;
+      while (r < rows.length) {
+        let end = r + 1;
+        while (end < rows.length && rows[end] === rows[end - 1]! + 1) end++;
+        const from = (h * p + rows[r]!) * d;
+        out.set(src.subarray(from, from + (end - r) * d), o);
+        o += (end - r) * d;
+        r = end;
+      }
+    }
+    return out;
+  }
+}

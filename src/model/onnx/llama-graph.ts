@@ -1,0 +1,173 @@
+/**
+ * ONNX graph of a Llama-family decoder (Llama, SmolLM, TinyLlama, Qwen2) from GGUF weights.
+ *
+ * I/O contract (../shared/ARCHITECTURE.md):
+ *   inputs  input_ids int64 [B,S], position_ids int64 [B,S],
+ *           attention_mask float32 [B,1,S,P+S] additive (mask '4d')
+ *             or int64 [B,P+S] of 1/0 (mask '2d', the Optimum / transformers.js convention),
+ *           past_key_values.{i}.key|value float32 [B,Hkv,P,D]
+ *   outputs logits float32 [B,S,V] (every position), present.{i}.key|value [B,Hkv,P+S,D]
+ *
+ * Grouped-query attention never repeats KV heads: Q is laid out [B,Hkv,G·S,D] so each KV
+ * head serves its G query heads in one batched MatMul, and the mask is tiled G times once
+ * per graph, not per layer.
+ */
+import type { LlamaConfig } from '../types.ts';
+import type { WeightSource } from '../weights.ts';
+import { GraphBuilder } from './graph.ts';
+import { linear, unpermuteRopeRows, type LinearPart, type WeightFormat } from './linear.ts';
+import { ropeTables } from './rope.ts';
+
+export interface LlamaGraphOptions {
+  /** Source layer indices to keep, in order (default: all) — the self-drafting model. */
+  layers?: number[];
+  weights: WeightFormat;
+  mask: '4d' | '2d';
+  /** Path of the external-data file; omit to keep every initializer inline. */
+  externalData?: string;
+}
+
+export interface BuiltGraph {
+  bytes: Uint8Array;
+  /** The config of the emitted model (numLayers = kept layers). */
+  config: LlamaConfig;
+  layers: number[];
+}
+
+export const OPSET = 17;
+
+export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): BuiltGraph {
+  const cfg = src.config;
+  const layers = opts.layers ?? Array.from({ length: cfg.numLayers }, (_, i) => i);
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers) throw new RangeError(`layer ${l} is not in 0..${cfg.numLayers - 1}`);
+  }
+  const g = new GraphBuilder({ externalData: opts.externalData });
+  const { numHeads: hq, numKvHeads: hkv, headDim: d, hiddenSize: h, vocabSize: v } = cfg;
+  const groups = hq / hkv;
+
+  // 1. Inputs and the shapes everything else is reshaped with.
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const pos = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const mask2d = opts.mask === '2d' ? g.input('attention_mask', 'int64', ['batch', 'total']) : null;
+  const mask4d = opts.mask === '4d' ? g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']) : null;
+  const past = layers.map((_, i) => ({
+    key: g.input(`past_key_values.${i}.key`, 'float32', ['batch', hkv, 'past', d]),
+    value: g.input(`past_key_values.${i}.value`, 'float32', ['batch', hkv, 'past', d]),
+  }));
+  const idsShape = g.op('Shape', [ids]); // [2] = (B, S)
+  const shapeBSHD = (heads: number) => g.op('Concat', [idsShape, g.i64('dims', [heads, d])], { axis: 0 });
+  const shapeQ = shapeBSHD(hq);
+  const shapeKV = shapeBSHD(hkv);
+  const shapeLogits = g.op('Concat', [idsShape, g.i64('dims', [v])], { axis: 0 });
+  const shapeGroupedQ = g.i64('dims', [0, hkv, -1, d]); // [B,Hq,S,D] → [B,Hkv,G·S,D]
+  const shapeHeadsQ = g.i64('dims', [0, hq, -1, d]); // and back
+  const shapeRows = (cols: number) => g.i64('dims', [-1, cols]);
+
+  // 2. Additive mask [B,1,G·S,T], shared by every layer.
+  const additive = mask4d ?? additiveFrom2d(g, mask2d!, idsShape);
+  const maskG = groups > 1 ? g.op('Tile', [additive, g.i64('reps', [1, 1, groups, 1])]) : additive;
+
+  // 3. RoPE tables from position_ids: cos/sin [B,S,1,D]; the Q copies carry 1/sqrt(D).
+  const rope = ropeTables(cfg);
+  const angle = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.i64('axes', [-1])]), g.f32('inv_freq', rope.invFreq)]);
+  const cosH = g.op('Cos', [angle]); // [B,S,D/2]
+  const sinH = g.op('Sin', [angle]);
+  const axis2 = g.i64('axes', [2]);
+  const cos = g.op('Unsqueeze', [g.op('Concat', [cosH, cosH], { axis: -1 }), axis2]);
+  // rotate_half(x) = [-x2, x1], so x·cos + [x2, x1]·[-sin, sin] — no Neg per layer.
+  const sin = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinH]), sinH], { axis: -1 }), axis2]);
+  const kScale = rope.attentionFactor === 1 ? null : g.scalarF32('k_scale', rope.attentionFactor);
+  const qScale = g.scalarF32('q_scale', rope.attentionFactor / Math.sqrt(d));
+  const cosK = kScale ? g.op('Mul', [cos, kScale]) : cos;
+  const sinK = kScale ? g.op('Mul', [sin, kScale]) : sin;
+  const cosQ = g.op('Mul', [cos, qScale]);
+  const sinQ = g.op('Mul', [sin, qScale]);
+  const halfSplit = g.i64('split', [d / 2, d / 2]);
+  const applyRope = (x: string, c: string, s: string) => {
+    const [x1, x2] = g.opN('Split', [x, halfSplit], 2, { axis: -1 });
+    return g.op('Add', [g.op('Mul', [x, c]), g.op('Mul', [g.op('Concat', [x2!, x1!], { axis: -1 }), s])]);
+  };
+
+  // 4. Token embedding: the same [V,H] matrix feeds the tied output head.
+  const embed = g.init('token_embd.weight', 'float32', [v, h], src.f32('token_embd.weight'));
+  let x = g.op('Reshape', [g.op('Gather', [embed, ids]), shapeRows(h)]); // [B·S, H]
+
+  const rms = (input: string, weight: string) =>
+    g.op('SimplifiedLayerNormalization', [input, g.init(weight, 'float32', [h], src.f32(weight))], {
+      axis: -1,
+      epsilon: { float: cfg.rmsNormEps },
+    });
+  const qPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hq, d) : undefined;
+  const kPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hkv, d) : undefined;
+  const qkvSplit = g.i64('split', [hq * d, hkv * d, hkv * d]);
+  const ffSplit = g.i64('split', [cfg.intermediateSize, cfg.intermediateSize]);
+  const bias = (l: number, t: string) => (cfg.qkvBias && src.has(`blk.${l}.attn_${t}.bias`) ? `blk.${l}.attn_${t}.bias` : undefined);
+
+  layers.forEach((l, i) => {
+    const p = `blk.${l}`;
+    // 5. Attention: fused q|k|v projection, RoPE, concat with the past.
+    const hn = rms(x, `${p}.attn_norm.weight`);
+    const qkvParts: LinearPart[] = [
+      { weight: `${p}.attn_q.weight`, bias: bias(l, 'q'), perm: qPerm },
+      { weight: `${p}.attn_k.weight`, bias: bias(l, 'k'), perm: kPerm },
+      { weight: `${p}.attn_v.weight`, bias: bias(l, 'v') },
+    ];
+    const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`);
+    const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
+    const qr = applyRope(g.op('Reshape', [q!, shapeQ]), cosQ, sinQ); // [B,S,Hq,D]
+    const kr = applyRope(g.op('Reshape', [k!, shapeKV]), cosK, sinK); // [B,S,Hkv,D]
+    const kT = g.op('Transpose', [kr], { perm: [0, 2, 1, 3] }); // [B,Hkv,S,D]
+    const vT = g.op('Transpose', [g.op('Reshape', [vv!, shapeKV])], { perm: [0, 2, 1, 3] });
+    const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
+    const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
+    g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
+    g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
+
+    // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (scale is in cosQ/sinQ) + mask; softmax; · V.
+    const qG = g.op('Reshape', [g.op('Transpose', [qr], { perm: [0, 2, 1, 3] }), shapeGroupedQ]);
+    const scores = g.op('Add', [g.op('MatMul', [qG, g.op('Transpose', [presentK], { perm: [0, 1, 3, 2] })]), maskG]);
+    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]); // [B,Hkv,G·S,D]
+    const ctxRows = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }), shapeRows(hq * d)]);
+    const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`);
+    x = g.op('Add', [x, attnOut]);
+
+    // 7. SwiGLU MLP: down(silu(gate) * up), gate|up fused.
+    const hn2 = rms(x, `${p}.ffn_norm.weight`);
+    const gu = linear(g, src, hn2, [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }], opts.weights, `${p}.ffn_gate_up`);
+    const [gate, up] = g.opN('Split', [gu, ffSplit], 2, { axis: 1 });
+    const act = g.op('Mul', [g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]), up!]);
+    x = g.op('Add', [x, linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`)]);
+  });
+
+  // 8. Final norm and output head (tied: Gemm against the embedding, transB).
+  const xn = rms(x, 'output_norm.weight');
+  const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
+  const logitsRows = head
+    ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output')
+    : g.op('Gemm', [xn, embed], { transB: 1 });
+  g.op('Reshape', [logitsRows, shapeLogits], {}, { out: 'logits' });
+  g.output('logits', 'float32', ['batch', 'seq', v]);
+  // Graph outputs in contract order: logits first.
+  const bytes = g.finish({
+    producer: 'ragspec',
+    docString: `${cfg.name}: layers ${layers.join(',')}, weights ${opts.weights}, mask ${opts.mask}`,
+    opsets: { '': OPSET, 'com.microsoft': 1 },
+  });
+  return { bytes, config: { ...cfg, numLayers: layers.length }, layers };
+}
+
+/** 2D padding mask int64 [B,T] → additive [B,1,S,T]: causal over T = P + S, and padding. */
+function additiveFrom2d(g: GraphBuilder, mask2d: string, idsShape: string): string {
+  const zero = g.scalarI64('zero', 0);
+  const one = g.scalarI64('one', 1);
+  const s = g.op('Gather', [idsShape, one]); // scalar S
+  const t = g.op('Gather', [g.op('Shape', [mask2d]), one]); // scalar T
+  const pastLen = g.op('Sub', [t, s]);
+  const rows = g.op('Add', [g.op('Range', [zero, s, one]), pastLen]); // [S] absolute position of each row
+  const cols = g.op('Range', [zero, t, one]); // [T]
+  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [cols, g.i64('axes', [0])]), g.op('Unsqueeze', [rows, g.i64('axes', [1])])]); // [S,T]
+  const pad = g.op('Unsqueeze', [g.op('Cast', [mask2d], { to: 9 }), g.i64('axes', [1, 2])]); // [B,1,1,T]
+  const allowed = g.op('And', [causal, pad]); // [B,1,S,T]
+  return g.op('Where', [allowed, g.scalarF32('attend', 0), g.scalarF32('blocked', -1e9)]);
+}
