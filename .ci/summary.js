@@ -15,5 +15,6 @@ const passed = report.numPassedTests ?? 0;
 // Suites that crash before any test runs count as failures too.
 const failedSuites = (report.testResults ?? []).filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
 const failed = (report.numFailedTests ?? 0) + failedSuites;
-console.log(`${passed} passed, ${failed} failed`);
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
