@@ -1,0 +1,171 @@
+/**
+ * `createApp(deps)`: the express app, wired from interfaces only (runtime state, analytics
+ * store, config), so tests and `ragspec serve` build the same thing. Order matters:
+ * metrics/logging → draining gate → content-type gate → body parser → routes → 404/405 →
+ * the one error handler that renders every failure as the OpenAI error envelope.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import pino, { type Logger } from 'pino';
+import type { RagspecConfig } from '../config/schema.ts';
+import type { AnalyticsStore } from './analytics/store.ts';
+import type { RuntimeState } from './deps.ts';
+import {
+  AuthenticationError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+  toApiError,
+} from './errors.ts';
+import { Metrics } from './metrics.ts';
+import { QaService } from './qa-service.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
+import { documentRoutes } from './routes/documents.ts';
+import { generateRoutes } from './routes/generate.ts';
+import { healthRoutes } from './routes/health.ts';
+import { modelRoutes } from './routes/models.ts';
+import { limitsFrom, makeSchemas } from './schemas.ts';
+import { ModelWorker } from './worker.ts';
+
+export interface AppDeps {
+  config: RagspecConfig;
+  state: RuntimeState;
+  analytics: AnalyticsStore;
+  logger?: Logger;
+}
+
+export interface RagspecApp {
+  app: express.Express;
+  worker: ModelWorker;
+  metrics: Metrics;
+  service: QaService;
+  state: RuntimeState;
+  logger: Logger;
+}
+
+/** Paths and the methods they answer, for 405 instead of 404 on a wrong method. */
+const KNOWN_PATHS: [RegExp, string[]][] = [
+  [/^\/v1\/answer$/, ['POST']],
+  [/^\/v1\/chat\/completions$/, ['POST']],
+  [/^\/v1\/models(\/[^/]+)?$/, ['GET']],
+  [/^\/v1\/documents$/, ['GET', 'POST']],
+  [/^\/v1\/documents\/[^/]+$/, ['GET', 'DELETE']],
+  [/^\/v1\/analytics$/, ['GET']],
+  [/^\/(analytics|healthz|readyz|metrics)$/, ['GET']],
+];
+
+/** Always answer, even while draining, so orchestrators can watch the shutdown. */
+const ALWAYS_OPEN = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'ragspec' },
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'], censor: '[redacted]' },
+  });
+}
+
+function keyMatches(header: string | undefined, key: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Route label for metrics: the matched pattern, never the raw URL (ids would explode cardinality). */
+function routeLabel(req: Request): string {
+  const p = req.route?.path;
+  if (typeof p === 'string') return (req.baseUrl ?? '') + p;
+  return 'unmatched';
+}
+
+export function createApp(deps: AppDeps): RagspecApp {
+  const { config, state, analytics } = deps;
+  const logger = deps.logger ?? createLogger(config.log.level);
+  const metrics = new Metrics();
+  const worker = new ModelWorker({ queueSize: config.server.queueSize, timeoutMs: config.server.requestTimeoutMs, metrics });
+  const service = new QaService({ state, worker, metrics, analytics, config });
+  const schemas = makeSchemas(limitsFrom(config));
+
+  const requireKey: RequestHandler = (req, _res, next) => {
+    const key = config.server.apiKey;
+    if (key && !keyMatches(req.headers.authorization, key)) return next(new AuthenticationError());
+    next();
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
+
+  app.use((req, res, next) => {
+    const t0 = process.hrtime.bigint();
+    res.on('close', () => {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const label = routeLabel(req);
+      metrics.httpRequests.inc({ method: req.method, route: label, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route: label }, seconds);
+      logger.info(
+        { req: { method: req.method, url: req.originalUrl, headers: req.headers }, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.use((req, _res, next) => {
+    if (state.draining && !ALWAYS_OPEN.has(req.path)) {
+      metrics.rejected.inc({ reason: 'draining' });
+      return next(new ServiceUnavailableError('server is shutting down — retry on another instance', 'shutting_down', 5));
+    }
+    next();
+  });
+
+  // Bodies: JSON everywhere; plain text too for document uploads. Anything else is 415.
+  app.use((req, _res, next) => {
+    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
+    const ct = req.headers['content-type'];
+    if (!ct) return next();
+    const textOk = req.path === '/v1/documents' && req.is('text/*');
+    if (!req.is('application/json') && !textOk) return next(new UnsupportedMediaTypeError(ct.split(';')[0]!));
+    next();
+  });
+  app.use(express.json({ limit: config.server.bodyLimit, strict: false }));
+  app.use(express.text({ limit: config.server.bodyLimit, type: 'text/*' }));
+
+  // Generation endpoints spend the model: they need the key too when one is set.
+  app.use('/v1/answer', requireKey);
+  app.use('/v1/chat/completions', requireKey);
+
+  app.use(healthRoutes(state, metrics));
+  app.use(modelRoutes(service));
+  app.use(generateRoutes(service, schemas, logger));
+  app.use(documentRoutes(state, schemas, requireKey));
+  app.use(analyticsRoutes(analytics, schemas));
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const known = KNOWN_PATHS.find(([re]) => re.test(req.path));
+    if (known && !known[1].includes(req.method)) return next(new MethodNotAllowedError(req.method, req.path));
+    next(new NotFoundError(`no route ${req.method} ${req.path}`));
+  });
+
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const apiErr = toApiError(err);
+    if (apiErr.status >= 500) logger.error({ err, url: req.originalUrl }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(apiErr.headers)) res.setHeader(k, v);
+    if (apiErr.status === 405) {
+      const known = KNOWN_PATHS.find(([re]) => re.test(req.path));
+      if (known) res.setHeader('Allow', known[1].join(', '));
+    }
+    res.status(apiErr.status).json(apiErr.toJSON());
+  });
+
+  return { app, worker, metrics, service, state, logger };
+}

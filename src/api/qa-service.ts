@@ -1,0 +1,197 @@
+/**
+ * The business logic behind the generating routes, kept out of the handlers: retrieve
+ * passages, build the request, check it fits the context window, run it on the model
+ * worker, and fold the outcome into metrics and analytics.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RagspecConfig } from '../config/schema.ts';
+import type { ChatMessage, DecodeMode, GenerationRequest, GenerationResult } from '../engine/types.ts';
+import type { ScoredPassage } from '../retrieval/types.ts';
+import type { AnalyticsStore } from './analytics/store.ts';
+import type { GenerationBackend, RuntimeState } from './deps.ts';
+import { ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { answerMessages, retrievalQuery, withPassages } from './prompt.ts';
+import type { AnswerBody, ChatBody } from './schemas.ts';
+import { ABORT_CLIENT, type ModelWorker } from './worker.ts';
+
+/** A generation that passed every check and can be queued. */
+export interface PreparedGeneration {
+  id: string;
+  route: 'answer' | 'chat';
+  question: string;
+  passages: ScoredPassage[];
+  request: GenerationRequest;
+  promptTokens: number;
+  backend: GenerationBackend;
+  receivedAt: number;
+}
+
+export interface GenerationOutcome {
+  result: GenerationResult;
+  passages: ScoredPassage[];
+  latencyMs: number;
+  ttftMs: number | null;
+}
+
+export interface RunHooks {
+  /** Client-side cancellation (disconnect). */
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+  /** Called when the worker picks the job up (after any queue wait), before prefill. */
+  onStart?: () => void;
+}
+
+function messageText(content: ChatBody['messages'][number]['content']): string {
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+export class QaService {
+  constructor(
+    private readonly deps: {
+      state: RuntimeState;
+      worker: ModelWorker;
+      metrics: Metrics;
+      analytics: AnalyticsStore;
+      config: RagspecConfig;
+    },
+  ) {}
+
+  backend(): GenerationBackend {
+    const b = this.deps.state.backend;
+    if (!b) throw new ServiceUnavailableError('the model is still loading — retry when /readyz answers 200', 'not_ready', 5);
+    return b;
+  }
+
+  private async retrieve(query: string, k: number, pathPrefix?: string): Promise<ScoredPassage[]> {
+    if (k <= 0) return [];
+    const corpus = this.deps.state.corpus;
+    if (!corpus) throw new ServiceUnavailableError('the index is still opening — retry when /readyz answers 200', 'not_ready', 5);
+    return corpus.search(query, { k, pathPrefix });
+  }
+
+  async prepareAnswer(body: AnswerBody): Promise<PreparedGeneration> {
+    const backend = this.backend();
+    const g = this.deps.config.generation;
+    const k = body.top_k ?? this.deps.config.retrieval.defaultTopK;
+    const passages = await this.retrieve(body.question, k, body.path_prefix);
+    const request: GenerationRequest = {
+      messages: answerMessages(body.question, passages),
+      passages,
+      maxTokens: body.max_tokens ?? g.defaultMaxTokens,
+      sampling: { temperature: body.temperature ?? 0, topP: body.top_p, seed: body.seed },
+      stop: typeof body.stop === 'string' ? [body.stop] : body.stop,
+      mode: body.mode ?? g.mode,
+    };
+    return this.finish('answer', body.question, passages, request, body.max_tokens !== undefined, backend);
+  }
+
+  /** Model ids chat completions accept: the target's own id and the alias `ragspec`. */
+  modelIds(): string[] {
+    return [this.backend().modelId, 'ragspec'];
+  }
+
+  async prepareChat(body: ChatBody): Promise<PreparedGeneration> {
+    const backend = this.backend();
+    if (!this.modelIds().includes(body.model)) {
+      throw new NotFoundError(`model "${body.model}" does not exist — use one of ${this.modelIds().join(', ')} (GET /v1/models)`, 'model');
+    }
+    const g = this.deps.config.generation;
+    const messages: ChatMessage[] = body.messages.map((m) => ({
+      role: m.role === 'developer' ? 'system' : m.role,
+      content: messageText(m.content),
+    }));
+    const retrieval = body.retrieval ?? true;
+    const k = retrieval === false ? 0 : ((retrieval === true ? undefined : retrieval.top_k) ?? this.deps.config.retrieval.defaultTopK);
+    const pathPrefix = typeof retrieval === 'object' ? retrieval.path_prefix : undefined;
+    const question = retrievalQuery(messages);
+    const passages = await this.retrieve(question, k, pathPrefix);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+    const request: GenerationRequest = {
+      messages: withPassages(messages, passages),
+      passages,
+      maxTokens: maxTokens ?? g.defaultMaxTokens,
+      // OpenAI's default temperature is 1; ours is greedy unless asked, so answers are reproducible.
+      sampling: { temperature: body.temperature ?? 0, topP: body.top_p ?? undefined, seed: body.seed ?? undefined },
+      stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
+      mode: (body.mode as DecodeMode | undefined) ?? g.mode,
+    };
+    return this.finish('chat', question, passages, request, maxTokens !== undefined, backend);
+  }
+
+  /**
+   * Context-window check. An explicit max_tokens must fit beside the prompt; the default
+   * one is clipped to what is left.
+   */
+  private finish(
+    route: 'answer' | 'chat',
+    question: string,
+    passages: ScoredPassage[],
+    request: GenerationRequest,
+    explicitMax: boolean,
+    backend: GenerationBackend,
+  ): PreparedGeneration {
+    const promptTokens = backend.countPromptTokens(request);
+    const ctx = backend.contextLength;
+    if (promptTokens >= ctx || (explicitMax && promptTokens + request.maxTokens > ctx)) {
+      throw new ContextLengthError(promptTokens, request.maxTokens, ctx);
+    }
+    request.maxTokens = Math.min(request.maxTokens, ctx - promptTokens);
+    return { id: randomUUID(), route, question, passages, request, promptTokens, backend, receivedAt: Date.now() };
+  }
+
+  /**
+   * Queue and run. Metrics and analytics are recorded inside the job, so a generation
+   * cut short by a disconnect or timeout is counted too.
+   */
+  run(prep: PreparedGeneration, hooks: RunHooks = {}): Promise<GenerationOutcome> {
+    const { metrics, analytics, worker } = this.deps;
+    return worker.run(async (signal) => {
+      hooks.onStart?.();
+      let steps = 0;
+      let stepsAtAbort: number | null = signal.aborted ? 0 : null;
+      const onAbort = () => (stepsAtAbort = steps);
+      signal.addEventListener('abort', onAbort, { once: true });
+      let ttftMs: number | null = null;
+      const settleAbort = () => {
+        signal.removeEventListener('abort', onAbort);
+        if (stepsAtAbort !== null) {
+          metrics.cancelled.inc({ reason: signal.reason === ABORT_CLIENT ? 'client_closed' : 'timeout' });
+          metrics.recordStepsAfterAbort(steps - stepsAtAbort);
+        }
+      };
+      let result: GenerationResult;
+      try {
+        result = await prep.backend.generate(prep.request, {
+          signal,
+          onText: (delta) => {
+            if (ttftMs === null && delta.length > 0) ttftMs = Date.now() - prep.receivedAt;
+            hooks.onText?.(delta);
+          },
+          onStep: () => {
+            steps++;
+          },
+        });
+      } catch (err) {
+        settleAbort();
+        throw err;
+      }
+      settleAbort();
+      const latencyMs = Date.now() - prep.receivedAt;
+      metrics.recordGeneration(prep.request.mode, result.finishReason, result.stats);
+      analytics.record({
+        id: prep.id,
+        createdAt: prep.receivedAt,
+        route: prep.route,
+        mode: prep.request.mode,
+        finishReason: result.finishReason,
+        question: prep.question,
+        passages: prep.passages.length,
+        stats: result.stats,
+        latencyMs,
+        ttftMs,
+      });
+      return { result, passages: prep.passages, latencyMs, ttftMs };
+    }, hooks.signal);
+  }
+}

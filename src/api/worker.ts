@@ -1,0 +1,153 @@
+/**
+ * One model worker: generations run one at a time (the target model is a single
+ * onnxruntime session), the rest wait in a bounded queue. A full queue is refused at once
+ * with 429 + Retry-After instead of letting latency grow without bound.
+ *
+ * Every job gets one AbortSignal that fires on client disconnect or on the per-request
+ * timeout (counted from submission, queue wait included). A job aborted while still
+ * waiting never reaches the model.
+ */
+import { QueueFullError, RequestTimeoutError, ServiceUnavailableError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+
+export type Job<T> = (signal: AbortSignal) => Promise<T>;
+
+/** Abort reasons the worker sets, so callers can tell them apart. */
+export const ABORT_CLIENT = 'client_closed';
+export const ABORT_TIMEOUT = 'timeout';
+
+interface Waiting {
+  start: () => void;
+  cancel: (err: unknown) => void;
+}
+
+export class ClientClosedError extends Error {
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientClosedError';
+  }
+}
+
+export class ModelWorker {
+  private readonly queue: Waiting[] = [];
+  private running = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Moving average of job duration, for Retry-After. */
+  private avgJobMs = 2000;
+
+  constructor(
+    private readonly opts: { queueSize: number; timeoutMs: number; metrics?: Metrics },
+  ) {}
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /** Refuse new jobs (SIGTERM); queued and running ones go on. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * Run `job` when the worker is free. Throws QueueFullError synchronously-ish (before any
+   * waiting) when the queue is full, so a route can still answer 429.
+   */
+  run<T>(job: Job<T>, clientSignal?: AbortSignal): Promise<T> {
+    if (this.closed) return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
+    if (this.running && this.queue.length >= this.opts.queueSize) {
+      this.opts.metrics?.rejected.inc({ reason: 'queue_full' });
+      const retry = Math.max(1, Math.ceil((this.avgJobMs * (this.queue.length + 1)) / 1000));
+      return Promise.reject(new QueueFullError(retry, this.queue.length));
+    }
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(ABORT_TIMEOUT), this.opts.timeoutMs);
+    const onClient = () => ctrl.abort(ABORT_CLIENT);
+    if (clientSignal) {
+      if (clientSignal.aborted) ctrl.abort(ABORT_CLIENT);
+      else clientSignal.addEventListener('abort', onClient, { once: true });
+    }
+    const cleanup = () => {
+      clearTimeout(timer);
+      clientSignal?.removeEventListener('abort', onClient);
+    };
+    const abortError = () => (ctrl.signal.reason === ABORT_TIMEOUT ? new RequestTimeoutError(this.opts.timeoutMs) : new ClientClosedError());
+
+    return new Promise<T>((resolve, reject) => {
+      let entry: Waiting | null = null;
+      const execute = () => {
+        this.running = true;
+        this.syncGauges();
+        const t0 = Date.now();
+        let p: Promise<T>;
+        try {
+          p = ctrl.signal.aborted ? Promise.reject(abortError()) : job(ctrl.signal);
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        p.then(
+          (v) => (ctrl.signal.reason === ABORT_TIMEOUT ? reject(abortError()) : resolve(v)),
+          (e) => reject(ctrl.signal.aborted ? abortError() : e),
+        ).finally(() => {
+          cleanup();
+          this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * (Date.now() - t0);
+          this.running = false;
+          this.next();
+        });
+      };
+      if (!this.running) {
+        execute();
+        return;
+      }
+      entry = {
+        start: execute,
+        cancel: (err) => {
+          cleanup();
+          reject(err);
+        },
+      };
+      this.queue.push(entry);
+      this.syncGauges();
+      // Leave the queue as soon as the request is cancelled: it never reaches the model.
+      ctrl.signal.addEventListener(
+        'abort',
+        () => {
+          const i = entry ? this.queue.indexOf(entry) : -1;
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            this.syncGauges();
+            entry!.cancel(abortError());
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
+  private next(): void {
+    const n = this.queue.shift();
+    this.syncGauges();
+    if (n) {
+      n.start();
+      return;
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private syncGauges(): void {
+    this.opts.metrics?.queueDepth.set(this.queue.length);
+    this.opts.metrics?.workerBusy.set(this.running ? 1 : 0);
+  }
+}
