@@ -1,0 +1,64 @@
+/**
+ * The one interface every draft source implements (after transformers' candidate
+ * generators and vLLM's proposers): `propose` guesses continuations of the context,
+ * `observe` hears how the last guesses fared. A source never knows how drafts are verified.
+ * Proposing nothing (an empty list) is normal: the step then decodes one token.
+ */
+import type { DraftSourceKind } from '../engine/types.ts';
+
+/** Where a candidate came from. */
+export type Provenance =
+  | { kind: 'passage'; passageId: number; /** token offset of the candidate's first token in the passage's token sequence */ offset: number }
+  | { kind: 'prompt'; offset: number }
+  | { kind: 'output'; offset: number }
+  | { kind: 'model'; model: string };
+
+export interface DraftCandidate {
+  /** Proposed continuation tokens (after the context's last token). */
+  tokens: number[];
+  provenance: Provenance;
+  /** Rough probability that the first token is accepted, in [0, 1]; ranks branches. */
+  confidence: number;
+  /**
+   * For a drafter model sampling from q: `q[i]` is the distribution `[V]` tokens[i] was
+   * drawn from. Absent for deterministic drafts (copied spans, greedy model drafts).
+   */
+  q?: Float32Array[];
+}
+
+export interface DraftBudget {
+  /** Most draft nodes (tokens) this source should return in total. */
+  maxTokens: number;
+  /** Longest single candidate. */
+  maxDepth: number;
+  /** Most candidates. */
+  maxBranches: number;
+}
+
+export interface DraftContext {
+  /** Prompt + output so far; the last token is decided but not yet in the target's KV cache. */
+  tokens: readonly number[];
+  /** Length of the prompt part of `tokens`. */
+  promptLength: number;
+  /** Sampling temperature (0 = greedy) — model drafters sample only when it is > 0. */
+  temperature: number;
+}
+
+/** What happened to one source's drafts in a step. */
+export interface DraftOutcome {
+  /** Draft tokens this source contributed to the tree (after merging). */
+  draftTokens: number;
+  /** How many of them ended up on the accepted path. */
+  acceptedTokens: number;
+  /** The context after the step (so stateful sources can sync). */
+  context: readonly number[];
+}
+
+export interface DraftSource {
+  readonly kind: DraftSourceKind;
+  /** Short name for logs and stats (`reference`, `model:smollm2-L6`). */
+  readonly name: string;
+  propose(context: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> | DraftCandidate[];
+  observe(outcome: DraftOutcome): void;
+  dispose?(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+/**
+ * Speculative = autoregressive on a toy model that honours masks, positions and `keep`
+ * exactly (see toy-lm.ts), with real drafters and with adversarial ones.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ReferenceDrafter } from '../../src/drafting/reference.ts';
+import type { DraftCandidate, DraftContext, DraftSource } from '../../src/drafting/types.ts';
+import { runLoop, type PlannedSource } from '../../src/engine/loop.ts';
+import { ToyLM, toyTokenizer } from './toy-lm.ts';
+
+const EOS = 15;
+
+/** Proposes fixed continuations computed from the AR output (oracle) or a function of it. */
+class ScriptedSource implements DraftSource {
+  readonly kind = 'passage' as const;
+  readonly name = 'scripted';
+  constructor(
+    private readonly make: (ctx: DraftContext) => number[][],
+  ) {}
+  propose(ctx: DraftContext): DraftCandidate[] {
+    return this.make(ctx).map((tokens, i) => ({ tokens, provenance: { kind: 'passage', passageId: i, offset: 0 }, confidence: 1 }));
+  }
+  observe(): void {}
+}
+
+async function ar(lm: ToyLM, prompt: number[], maxTokens: number, stop: string[] = []) {
+  return runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens, sampling: { temperature: 0 }, stop, sources: [] });
+}
+async function spec(lm: ToyLM, prompt: number[], maxTokens: number, sources: PlannedSource[], stop: string[] = []) {
+  return runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens, sampling: { temperature: 0 }, stop, sources });
+}
+
+const promptArb = fc.array(fc.integer({ min: 0, max: 14 }), { minLength: 1, maxLength: 24 });
+
+describe('speculative greedy = AR greedy (toy model)', () => {
+  it('reference drafter over random passages and prompts', async () => {
+    await fc.assert(
+      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 9 }), async (prompt, seed, maxTokens) => {
+        const lm = new ToyLM({ seed, vocab: 16 });
+        const base = await ar(lm, prompt, maxTokens * 5);
+        // passages: a piece of the AR output (so drafts are often right) and random noise
+        const passages = [
+          { id: 1, text: toyTokenizer.decode(base.tokens.slice(2, 30)) },
+          { id: 2, text: toyTokenizer.decode(prompt.map((t) => (t * 5 + 3) % 15)) },
+        ];
+        const ref = new ReferenceDrafter(passages, toyTokenizer);
+        const out = await spec(lm, prompt, maxTokens * 5, [{ source: ref }]);
+        expect(out.tokens).toEqual(base.tokens);
+        expect(out.text).toBe(base.text);
+        expect(out.finishReason).toBe(base.finishReason);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('always-right, always-wrong and random drafts, in trees and chains', async () => {
+    await fc.assert(
+      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.boolean(), async (prompt, seed, treeMask) => {
+        const lm = new ToyLM({ seed, vocab: 16, treeMask });
+        const base = await ar(lm, prompt, 40);
+        const next = (ctx: DraftContext, k: number): number[] => base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k);
+        const right = new ScriptedSource((ctx) => [next(ctx, 6)]);
+        // wrong first token (so nothing may be accepted), then the right continuation
+        const wrong = new ScriptedSource((ctx) => {
+          const n = next(ctx, 5);
+          return n.length ? [[(n[0]! + 1) % 15, ...n.slice(1)]] : [];
+        });
+        let r = seed;
+        const random = new ScriptedSource(() => {
+          r = (r * 1103515245 + 12345) >>> 0;
+          return [Array.from({ length: 1 + (r % 5) }, (_, i) => (r >>> (i * 3)) % 16), [r % 16, (r >> 4) % 16]];
+        });
+        const mixed = new ScriptedSource((ctx) => [...wrong.propose(ctx).map((c) => c.tokens), next(ctx, 4)]);
+        for (const src of [right, wrong, random, mixed]) {
+          const out = await spec(lm, prompt, 40, [{ source: src }]);
+          expect(out.tokens).toEqual(base.tokens);
+          expect(out.finishReason).toBe(base.finishReason);
+        }
+        // always-right drafts need fewer target forwards
+        const f0 = lm.forwards;
+        const fast = await spec(lm, prompt, 40, [{ source: right }]);
+        if (base.tokens.length > 8) expect(lm.forwards - f0).toBeLessThan(base.tokens.length);
+        if (base.tokens.length > 1) expect(fast.stats.acceptedTokens).toBeGreaterThan(0);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('EOS inside an accepted draft ends the output exactly where AR ends it', async () => {
+    // find seeds whose AR output ends with EOS, then draft straight through the EOS
+    let checked = 0;
+    for (let seed = 1; seed < 200 && checked < 10; seed++) {
+      const lm = new ToyLM({ seed, vocab: 16, markovWeight: 3 });
+      const prompt = [seed % 15, (seed * 3) % 15];
+      const base = await ar(lm, prompt, 60);
+      if (base.finishReason !== 'stop') continue;
+      checked++;
+      const full = [...base.tokens, EOS, 3, 4, 5];
+      const src = new ScriptedSource((ctx) => [full.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + 7)]);
+      const out = await spec(lm, prompt, 60, [{ source: src }]);
+      expect(out.tokens).toEqual(base.tokens);
+      expect(out.finishReason).toBe('stop');
+    }
+    expect(checked).toBeGreaterThan(3);
+  });
+
+  it('a stop string inside one accepted span or across two steps stops exactly like AR', async () => {
+    await fc.assert(
+      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.nat(), fc.integer({ min: 1, max: 4 }), async (prompt, seed, at, len) => {
+        const lm = new ToyLM({ seed, vocab: 15 });
+        const base = await ar(lm, prompt, 40);
+        if (base.text.length < 6) return;
+        const from = at % (base.text.length - len);
+        const stop = base.text.slice(from, from + len);
+        const arStop = await ar(lm, prompt, 40, [stop]);
+        expect(arStop.text).toBe(base.text.slice(0, base.text.indexOf(stop)));
+        // drafts of 1..7 tokens put step boundaries everywhere relative to the stop string
+        for (const k of [1, 2, 3, 7]) {
+          const src = new ScriptedSource((ctx) => [base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k)]);
+          const deltas: string[] = [];
+          const out = await runLoop(
+            { target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens: 40, sampling: { temperature: 0 }, stop: [stop], sources: [{ source: src }] },
+            { onText: (d) => deltas.push(d) },
+          );
+          expect(out.tokens).toEqual(arStop.tokens);
+          expect(out.text).toBe(arStop.text);
+          expect(deltas.join('')).toBe(arStop.text); // the stop string never leaked into the stream
+          expect(out.finishReason).toBe('stop');
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('max tokens cuts inside an accepted span exactly like AR', async () => {
+    const lm = new ToyLM({ seed: 5, vocab: 15 });
+    const prompt = [1, 2, 3];
+    const base = await ar(lm, prompt, 60);
+    for (const max of [1, 2, 5, 13]) {
+      const src = new ScriptedSource((ctx) => [base.tokens.slice(ctx.tokens.length - 3, ctx.tokens.length + 5)]);
+      const out = await spec(lm, prompt, max, [{ source: src }]);
+      expect(out.tokens).toEqual(base.tokens.slice(0, max));
+      expect(out.finishReason).toBe(base.tokens.length > max ? 'length' : base.finishReason);
+    }
+  });
+
+  it('cancellation stops within one step, also during prefill', async () => {
+    const lm = new ToyLM({ seed: 3, vocab: 15 });
+    const ac = new AbortController();
+    const out = await runLoop(
+      { target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: [1, 2, 3], maxTokens: 1000, sampling: { temperature: 0 }, sources: [] },
+      { signal: ac.signal, onStep: (s) => (s.index === 4 ? ac.abort() : undefined) },
+    );
+    expect(out.finishReason).toBe('cancelled');
+    expect(out.tokens.length).toBe(5);
+    const pre = new AbortController();
+    pre.abort();
+    const f0 = lm.forwards;
+    const out2 = await runLoop(
+      { target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: Array.from({ length: 600 }, (_, i) => i % 15), maxTokens: 10, sampling: { temperature: 0 }, sources: [], prefillChunk: 64 },
+      { signal: pre.signal },
+    );
+    expect(out2.finishReason).toBe('cancelled');
+    expect(lm.forwards - f0).toBe(0);
+  });
+});
