@@ -3,12 +3,12 @@
  * - fp32: one `Gemm(transB=1)` over the dequantised weight, stored as GGUF keeps it
  *   ([out, in] row-major), so no transpose is ever materialised.
  * - int4: com.microsoft `MatMulNBits` (bits 4, block 32) repacked from Q4_0/Q4_1 blocks
- *   without requantising: (q - zp) * scale == q * d + m with scale = d, zp = -m / d.
+ *   without requantising (see `linear` for how the Q4_1 offset m is carried).
  * Several tensors can be fused along the output axis (q|k|v, gate|up): one bigger matmul is
  * cheaper than three small ones at decode time.
  */
 import { q4BlockFields } from '../gguf/dequant.ts';
-import type { WeightSource } from '../weights.ts';
+import type { RawTensor, WeightSource } from '../weights.ts';
 import type { GraphBuilder } from './graph.ts';
 
 export type WeightFormat = 'fp32' | 'int4';
@@ -22,14 +22,17 @@ export interface LinearPart {
 }
 
 const QBLOCK = 32;
+/** 0: fp32 compute (exact to float rounding). 4 would quantise activations to int8. */
+export let INT4_ACCURACY_LEVEL = Number(process.env.RAGSPEC_INT4_ACCURACY ?? 0);
 
 /** x: [M, K] (or [..., K] for int4) → [M, N]. Returns the output name. */
 export function linear(g: GraphBuilder, src: WeightSource, x: string, parts: LinearPart[], format: WeightFormat, stem: string): string {
-  const shapes = parts.map((p) => src.raw(p.weight).ne);
+  const raws = parts.map((p) => src.raw(p.weight));
+  const shapes = raws.map((r) => r.ne);
   const k = shapes[0]![0]!;
   const n = shapes.reduce((s, ne) => s + ne[1]!, 0);
   for (const ne of shapes) if (ne[0] !== k) throw new Error(`${stem}: fused weights disagree on input size`);
-  const q4 = format === 'int4' && k % QBLOCK === 0 && parts.every((p) => ['Q4_0', 'Q4_1'].includes(src.raw(p.weight).type));
+  const q4 = format === 'int4' && k % QBLOCK === 0 && raws.every((r) => r.type === 'Q4_0' || r.type === 'Q4_1');
   const bias = parts.some((p) => p.bias) ? concatBias(src, parts) : null;
   if (!q4) {
     const w = g.init(`${stem}.weight`, 'float32', [n, k], concatRows(src, parts, k));
@@ -37,13 +40,19 @@ export function linear(g: GraphBuilder, src: WeightSource, x: string, parts: Lin
     if (bias) inputs.push(g.f32(`${stem}.bias`, bias));
     return g.op('Gemm', inputs, { transB: 1 }, { out: stem });
   }
-  const { packed, scales, zeros } = repackQ4(src, parts, k, n);
+  // MLAS's fast 4-bit kernel wants the default zero point 8; a float zero point would make
+  // onnxruntime dequantise B on every run. So split q·d + m = (q - 8)·d + (8d + m): the
+  // first term is MatMulNBits without zero points, the second a tiny matmul of per-block sums
+  // of x ([M, K/32]) with the per-block offsets ([K/32, N]).
+  const { packed, scales, offsets } = repackQ4(raws, parts, k, n);
   const nb = k / QBLOCK;
   const b = g.init(`${stem}.qweight`, 'uint8', [n, nb, QBLOCK / 2], packed);
   const s = g.init(`${stem}.scales`, 'float32', [n, nb], scales);
-  const z = g.init(`${stem}.zeros`, 'float32', [n, nb], zeros);
-  const y = g.op('MatMulNBits', [x, b, s, z], { K: k, N: n, bits: 4, block_size: QBLOCK }, { domain: 'com.microsoft', out: stem });
-  return bias ? g.op('Add', [y, g.f32(`${stem}.bias`, bias)]) : y;
+  const y = g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: INT4_ACCURACY_LEVEL }, { domain: 'com.microsoft', out: stem });
+  const blockSums = g.op('ReduceSum', [g.op('Reshape', [x, g.i64('dims', [-1, nb, QBLOCK])]), g.i64('axes', [2])], { keepdims: 0 }); // [M, K/32]
+  const corr = g.op('MatMul', [blockSums, g.init(`${stem}.offsets`, 'float32', [nb, n], offsets)]); // [M, N]
+  const yc = g.op('Add', [y, corr]);
+  return bias ? g.op('Add', [yc, g.f32(`${stem}.bias`, bias)]) : yc;
 }
 
 /** Rows of all parts, permuted, as one [N, K] matrix. */
@@ -81,40 +90,33 @@ function concatBias(src: WeightSource, parts: LinearPart[]): Float32Array {
 
 /**
  * Q4 blocks → MatMulNBits layout: B [N, K/32, 16] with element 2i in the low nibble of byte i,
- * scales and float zero points [N, K/32].
+ * scales d [N, K/32] (implicit zero point 8), and offsets 8d + m as [K/32, N].
  */
-function repackQ4(src: WeightSource, parts: LinearPart[], k: number, n: number) {
+function repackQ4(raws: RawTensor[], parts: LinearPart[], k: number, n: number) {
   const nb = k / QBLOCK;
   const packed = new Uint8Array(n * nb * (QBLOCK / 2));
   const scales = new Float32Array(n * nb);
-  const zeros = new Float32Array(n * nb);
+  const offsets = new Float32Array(nb * n);
   let row = 0;
-  for (const p of parts) {
-    const { d, m, q } = q4BlockFields(src.raw(p.weight));
+  parts.forEach((p, pi) => {
+    const { d, m, q } = q4BlockFields(raws[pi]!);
     const rows = d.length / nb;
     for (let r = 0; r < rows; r++) {
       const from = p.perm ? p.perm[r]! : r;
+      const dst = row + r;
       for (let b = 0; b < nb; b++) {
         const sb = from * nb + b; // source block
-        const db = (row + r) * nb + b; // destination block
-        const dv = d[sb]!;
-        const mv = m[sb]!;
+        const db = dst * nb + b; // destination block
+        scales[db] = d[sb]!;
+        offsets[b * n + dst] = 8 * d[sb]! + m[sb]!;
         const qo = sb * QBLOCK;
         const po = db * (QBLOCK / 2);
-        if (dv === 0) {
-          // Every element equals m: quants 0, scale 1, zero point -m.
-          scales[db] = 1;
-          zeros[db] = -mv;
-          continue;
-        }
-        scales[db] = dv;
-        zeros[db] = -mv / dv;
         for (let i = 0; i < QBLOCK / 2; i++) packed[po + i] = q[qo + 2 * i]! | (q[qo + 2 * i + 1]! << 4);
       }
     }
     row += rows;
-  }
-  return { packed, scales, zeros };
+  });
+  return { packed, scales, offsets };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface LlamaGraphOptions {
   mask: '4d' | '2d';
   /** Path of the external-data file; omit to keep every initializer inline. */
   externalData?: string;
+  /** Called after each layer is written (done of total). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface BuiltGraph {
@@ -138,14 +140,15 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     const [gate, up] = g.opN('Split', [gu, ffSplit], 2, { axis: 1 });
     const act = g.op('Mul', [g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]), up!]);
     x = g.op('Add', [x, linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`)]);
+    opts.onProgress?.(i + 1, layers.length);
   });
 
   // 8. Final norm and output head (tied: Gemm against the embedding, transB).
   const xn = rms(x, 'output_norm.weight');
   const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
-  const logitsRows = head
-    ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output')
-    : g.op('Gemm', [xn, embed], { transB: 1 });
+  // Tied head: Gemm against the embedding initializer itself (no second copy). Q8_0 heads stay
+  // fp32 in the int4 variant too: 8-bit MatMulNBits has no fast CPU kernel (measured 10× slower).
+  const logitsRows = head ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output') : g.op('Gemm', [xn, embed], { transB: 1 });
   g.op('Reshape', [logitsRows, shapeLogits], {}, { out: 'logits' });
   g.output('logits', 'float32', ['batch', 'seq', v]);
   // Graph outputs in contract order: logits first.

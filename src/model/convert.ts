@@ -1,0 +1,136 @@
+/**
+ * GGUF → ONNX conversion into a model folder:
+ *
+ *   <outDir>/ragspec-model.json     manifest: source GGUF sha256, LlamaConfig, one entry per variant
+ *   <outDir>/<variant>.onnx         graph (4D-mask contract of ../shared/ARCHITECTURE.md)
+ *   <outDir>/<variant>.onnx.data    its initializers (external data)
+ *   <outDir>/tokenizer.json         from the GGUF's tokenizer metadata
+ *
+ * Variants accumulate in one folder (e.g. `fp32`, `int4`, `draft-int4`) as long as they come
+ * from the same GGUF; converting a different GGUF into the folder starts a fresh manifest.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadWeights } from './gguf/index.ts';
+import { buildLlamaGraph } from './onnx/llama-graph.ts';
+import type { WeightFormat } from './onnx/linear.ts';
+import type { LlamaConfig } from './types.ts';
+import { RagspecError } from '../util/errors.ts';
+
+export const MANIFEST = 'ragspec-model.json';
+
+export interface VariantEntry {
+  /** Graph file name inside the folder. */
+  file: string;
+  weights: WeightFormat;
+  /** Source layer indices kept, in order. */
+  layers: number[];
+  /** Config of this graph (numLayers = layers.length). */
+  config: LlamaConfig;
+}
+
+export interface ModelManifest {
+  format: 1;
+  source: { file: string; sha256: string };
+  /** Config of the full source model. */
+  config: LlamaConfig;
+  tokenizer: string | null;
+  variants: Record<string, VariantEntry>;
+}
+
+export interface ConvertOptions {
+  /** Source layers to keep (self-drafting model); default all. */
+  layers?: number[];
+  weights: WeightFormat;
+  /** Variant name; default `fp32`/`int4`, or `draft-<weights>` for a layer subset. */
+  name?: string;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface ConvertResult {
+  dir: string;
+  variant: string;
+  file: string;
+  entry: VariantEntry;
+  seconds: number;
+}
+
+export async function convertGguf(ggufPath: string, outDir: string, opts: ConvertOptions): Promise<ConvertResult> {
+  const t0 = performance.now();
+  const src = await loadWeights(ggufPath);
+  const layers = opts.layers ?? Array.from({ length: src.config.numLayers }, (_, i) => i);
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= src.config.numLayers) {
+      throw new RagspecError(`layer ${l} does not exist: ${path.basename(ggufPath)} has layers 0..${src.config.numLayers - 1}`, {
+        code: 'bad_layers',
+        status: 400,
+      });
+    }
+  }
+  const full = !opts.layers || (layers.length === src.config.numLayers && layers.every((l, i) => l === i));
+  const variant = opts.name ?? (full ? opts.weights : `draft-${opts.weights}`);
+  if (!/^[A-Za-z0-9._-]+$/.test(variant)) throw new RagspecError(`variant name "${variant}" may only use letters, digits, . _ -`, { code: 'bad_name', status: 400 });
+  fs.mkdirSync(outDir, { recursive: true });
+
+  opts.onProgress?.('checksum', 0, 1);
+  const sha256 = await fileSha256(ggufPath);
+  const file = `${variant}.onnx`;
+  const graphPath = path.join(outDir, file);
+  const tmpGraph = `${graphPath}.tmp`;
+  const built = buildLlamaGraph(src, {
+    layers,
+    weights: opts.weights,
+    mask: '4d',
+    externalData: path.join(outDir, `${file}.data`),
+    onProgress: (done, total) => opts.onProgress?.('layers', done, total),
+  });
+  fs.writeFileSync(tmpGraph, built.bytes);
+  fs.renameSync(tmpGraph, graphPath);
+
+  const tokenizer = await writeTokenizerJson(ggufPath, path.join(outDir, 'tokenizer.json'));
+  const entry: VariantEntry = { file, weights: opts.weights, layers, config: built.config };
+  const manifest = readManifestIfSame(outDir, sha256) ?? {
+    format: 1,
+    source: { file: path.basename(ggufPath), sha256 },
+    config: src.config,
+    tokenizer: null,
+    variants: {},
+  };
+  manifest.tokenizer = tokenizer ? 'tokenizer.json' : manifest.tokenizer;
+  manifest.variants[variant] = entry;
+  fs.writeFileSync(path.join(outDir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  opts.onProgress?.('done', 1, 1);
+  return { dir: outDir, variant, file: graphPath, entry, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The manifest of a converted model folder, or null when there is none. */
+export function readManifest(dir: string): ModelManifest | null {
+  const p = path.join(dir, MANIFEST);
+  if (!fs.existsSync(p)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(p, 'utf8')) as ModelManifest;
+  } catch {
+    throw new RagspecError(`${p} is not valid JSON`, { code: 'bad_file', hint: 're-run `npx ragspec convert` (or `npx ragspec setup`)' });
+  }
+}
+
+function readManifestIfSame(dir: string, sha256: string): ModelManifest | null {
+  try {
+    const m = readManifest(dir);
+    return m && m.format === 1 && m.source.sha256 === sha256 ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function fileSha256(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** tokenizer.json from the GGUF's tokenizer metadata; false when it cannot be built yet. */
+async function writeTokenizerJson(_ggufPath: string, _out: string): Promise<boolean> {
+  return false;
+}
