@@ -58,12 +58,14 @@ const KNOWN_PATHS: [RegExp, string[]][] = [
 /** Always answer, even while draining, so orchestrators can watch the shutdown. */
 const ALWAYS_OPEN = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** pino with the Authorization header (and cookies) redacted wherever a request is logged. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const opts: pino.LoggerOptions = {
     level,
     base: { service: 'ragspec' },
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'], censor: '[redacted]' },
-  });
+  };
+  return destination ? pino(opts, destination) : pino(opts);
 }
 
 function keyMatches(header: string | undefined, key: string): boolean {

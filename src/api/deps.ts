@@ -23,7 +23,7 @@ export interface DocumentUpload {
   path: string;
   text: string;
   title?: string;
-  format?: 'markdown' | 'text' | 'html';
+  format?: 'markdown' | 'text';
 }
 
 export interface IngestOutcome {

@@ -105,8 +105,8 @@ export function makeSchemas(limits: Limits) {
     path: DocPath,
     text: z.string().min(1, 'text must not be empty'),
     title: z.string().max(512).optional(),
-    /** How to read `text`: markdown (default), plain text or HTML. */
-    format: z.enum(['markdown', 'text', 'html']).optional(),
+    /** How to read `text`: markdown (default) or plain text. */
+    format: z.enum(['markdown', 'text']).optional(),
   });
   const Documents = z.union([
     z.strictObject({ documents: z.array(DocumentInput).min(1).max(1000) }),

@@ -14,7 +14,7 @@ import { z } from 'zod';
 const TextQuery = z.strictObject({
   path: DocPath,
   title: z.string().max(512).optional(),
-  format: z.enum(['markdown', 'text', 'html']).optional(),
+  format: z.enum(['markdown', 'text']).optional(),
 });
 
 export function documentRoutes(state: RuntimeState, schemas: Schemas, requireKey: import('express').RequestHandler): Router {

@@ -1,0 +1,73 @@
+/**
+ * The retrieval package's `Corpus` seen through the HTTP layer's `CorpusService`.
+ * Uploads go through `ingestDocuments`, the same pipeline as `ragspec ingest`. An uploaded
+ * document's id is derived from its path, so posting the same path again replaces it.
+ */
+import crypto from 'node:crypto';
+import type { Corpus } from '../retrieval/corpus.ts';
+import { ingestDocuments } from '../retrieval/ingest.ts';
+import type { SearchOptions } from '../retrieval/types.ts';
+import type { CorpusService, DocumentDetail, DocumentUpload, IngestOutcome } from './deps.ts';
+import { BadRequestError } from './errors.ts';
+
+export function uploadDocId(docPath: string): string {
+  return `a-${crypto.createHash('sha256').update(`api:${docPath}`).digest('hex').slice(0, 16)}`;
+}
+
+export class CorpusAdapter implements CorpusService {
+  constructor(readonly corpus: Corpus) {}
+
+  search(query: string, opts: SearchOptions) {
+    return this.corpus.search(query, opts);
+  }
+
+  async ingest(docs: DocumentUpload[]): Promise<IngestOutcome> {
+    const summary = await ingestDocuments(
+      this.corpus,
+      docs.map((d) => ({
+        id: uploadDocId(d.path),
+        path: d.path,
+        title: d.title,
+        text: d.text,
+        format: d.format === 'text' ? 'text' : 'markdown',
+      })),
+    );
+    if (summary.docsFailed > 0) {
+      const first = summary.issues[0];
+      throw new BadRequestError(`${summary.docsFailed} document(s) refused: ${first?.message ?? 'unreadable'}`, 'documents', 'document_refused');
+    }
+    const wanted = new Set(summary.ids);
+    const documents = this.corpus.listDocuments().filter((d) => wanted.has(d.id));
+    return {
+      documents,
+      added: summary.docsAdded,
+      updated: summary.docsChanged,
+      unchanged: summary.docsSkipped,
+      passages: summary.passagesEmbedded,
+    };
+  }
+
+  async list(opts: { limit: number; offset: number; prefix?: string }) {
+    const all = this.corpus.listDocuments().filter((d) => !opts.prefix || d.path.startsWith(opts.prefix));
+    return { documents: all.slice(opts.offset, opts.offset + opts.limit), total: all.length };
+  }
+
+  async get(id: string): Promise<DocumentDetail | null> {
+    const d = this.corpus.getDocument(id);
+    if (!d) return null;
+    return { id: d.id, path: d.path, title: d.title, passages: d.passages, contentHash: d.contentHash, updatedAt: d.updatedAt, text: d.source };
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.corpus.deleteDocument(id);
+  }
+
+  async stats() {
+    const s = this.corpus.stats();
+    return { documents: s.documents, passages: s.passages };
+  }
+
+  close(): Promise<void> {
+    return this.corpus.close();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Process lifecycle around the app: listen first (so /healthz answers while the model
+ * loads), load the runtime in the background (/readyz turns 200 when it is in), and on
+ * SIGTERM/SIGINT drain: refuse new work with 503, let in-flight generations finish for up
+ * to the grace period, then cancel what is left, close everything and resolve.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { RagspecConfig } from '../config/schema.ts';
+import { paths } from '../util/paths.ts';
+import { errorMessage } from '../util/errors.ts';
+import { AnalyticsStore } from './analytics/store.ts';
+import { createApp, createLogger, type RagspecApp } from './app.ts';
+import type { CorpusService, GenerationBackend, RuntimeState } from './deps.ts';
+
+export const ANALYTICS_FILE = 'analytics.sqlite';
+
+export function dataDirOf(config: RagspecConfig): string {
+  return path.resolve(config.storage.dataDir ?? paths.data());
+}
+
+/** Loads the model and the index; called once after the server listens. */
+export type RuntimeLoader = (state: RuntimeState, log: Logger) => Promise<void>;
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: http.Server;
+  api: RagspecApp;
+  state: RuntimeState;
+  /** Settles when the runtime loader is done (rejects with its error). */
+  ready: Promise<void>;
+  /** Drain and close; idempotent. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  config: RagspecConfig;
+  load: RuntimeLoader;
+  logger?: Logger;
+  /** Install SIGTERM/SIGINT handlers that drain and then exit the process (the CLI does). */
+  handleSignals?: boolean;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const state: RuntimeState = { backend: null, corpus: null, draining: false, loadError: null };
+  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE));
+  const api = createApp({ config, state, analytics, logger });
+
+  const server = http.createServer(api.app);
+  // Generations can be long; the per-request timeout lives in the worker instead.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+  logger.info({ url }, 'listening');
+
+  const ready = opts.load(state, logger).then(
+    () => logger.info('ready: model loaded, index open'),
+    (err: unknown) => {
+      state.loadError = errorMessage(err);
+      logger.error({ err: state.loadError }, 'loading the runtime failed');
+      throw err;
+    },
+  );
+  ready.catch(() => undefined);
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (reason = 'shutdown'): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ reason, inFlight: api.worker.busy, queued: api.worker.depth }, 'draining');
+      state.draining = true;
+      api.worker.close();
+      const grace = config.server.shutdownGraceMs;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        api.worker.idle().then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) logger.warn({ graceMs: grace }, 'grace period over; closing open connections');
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+        if (timedOut) server.closeAllConnections();
+        // Streams still open after the grace period are cut; their generations abort on close.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      await ready.catch(() => undefined);
+      await api.worker.idle();
+      await closeQuietly(state.backend, logger);
+      await closeQuietly(state.corpus, logger);
+      analytics.close();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  if (opts.handleSignals) {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        void shutdown(sig).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err: errorMessage(err) }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      });
+    }
+  }
+
+  return { url, port, server, api, state, ready, shutdown };
+}
+
+async function closeQuietly(x: GenerationBackend | CorpusService | null, logger: Logger): Promise<void> {
+  try {
+    await x?.close?.();
+  } catch (err) {
+    logger.warn({ err: errorMessage(err) }, 'close failed');
+  }
+}
