@@ -42,6 +42,8 @@ export interface DraftContext {
   promptLength: number;
   /** Sampling temperature (0 = greedy) — model drafters sample only when it is > 0. */
   temperature: number;
+  /** Full sampling settings, so a drafter model can shape its q like the target's p. */
+  sampling?: { temperature: number; topK?: number; topP?: number; seed?: number };
 }
 
 /** What happened to one source's drafts in a step. */

@@ -107,11 +107,15 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     const candidates: DraftCandidate[] = [];
     const sourceOf = new Map<Provenance, DraftSource>();
     if (maxDepth > 0) {
-      const dctx: DraftContext = { tokens: context, promptLength: prompt.length, temperature: o.sampling.temperature };
+      const dctx: DraftContext = { tokens: context, promptLength: prompt.length, temperature: o.sampling.temperature, sampling: o.sampling };
+      const sampled = o.sampling.temperature > 0;
       let used = 0;
       let weak = true; // nothing yet, or only low-acceptance candidates
       for (const { source, fallback } of o.sources) {
         if (fallback && !weak) continue;
+        // Sampling: drafts carrying q are lossless only as independent draws from q; merged
+        // with deterministic siblings they would not be, so q-drafts are used alone.
+        if (fallback && sampled && candidates.length > 0) continue;
         const left = Math.min(want.maxTokens, room) - used;
         if (left <= 0) break;
         const got = await source.propose(dctx, { maxTokens: left, maxDepth, maxBranches: want.maxBranches });
@@ -122,6 +126,10 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
         }
         if (got.length > 0 && (source.acceptance ?? 1) >= (o.fallbackBelow ?? 0.3)) weak = false;
       }
+    }
+
+    if (o.sampling.temperature > 0 && candidates.some((c) => c.q) && candidates.some((c) => !c.q)) {
+      candidates.splice(0, candidates.length, ...candidates.filter((c) => !c.q));
     }
 
     // 4. Build the tree: a trie of the candidates under the node budget, clipped at EOS and

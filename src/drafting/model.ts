@@ -1,0 +1,113 @@
+/**
+ * ModelDrafter: a small causal LM that shares the target's tokenizer proposes a chain of γ
+ * tokens. Greedy requests get its argmax chain (deterministic drafts); sampled requests get
+ * tokens drawn from its distribution q, returned with q so the verifier can apply
+ * min(1, p/q) acceptance.
+ *
+ * KV cache sync: the drafter remembers which tokens its cache holds. Before proposing it
+ * keeps the longest common prefix with the current context (rolling back rejected drafts
+ * with `truncate`) and runs the missing tokens in one forward, so it is never out of step
+ * with what the target accepted, whichever source drafted it.
+ */
+import type { DraftSourceKind } from '../engine/types.ts';
+import type { CausalLM, KvCache } from '../model/types.ts';
+import { logitsRow } from '../verify/accept.ts';
+import { Rng } from '../verify/rng.ts';
+import { argmax, sampleFrom, targetDistribution } from '../verify/sampling.ts';
+import type { DraftBudget, DraftCandidate, DraftContext, DraftOutcome, DraftSource } from './types.ts';
+
+export interface ModelDrafterOptions {
+  /** Name used in provenance and stats, e.g. `self-L6`. */
+  name: string;
+  /** Longest chain (γ), default 5. */
+  gamma?: number;
+  eosIds?: readonly number[];
+  /** Seed for sampling drafts (default: from the request's seed, else 0). */
+  seed?: number;
+}
+
+export class ModelDrafter implements DraftSource {
+  readonly kind: DraftSourceKind = 'model';
+  readonly name: string;
+  /** Running share of drafted tokens accepted. */
+  acceptance = 0.5;
+  private cache: KvCache;
+  /** Tokens whose keys/values are in `cache`, in order. */
+  private cached: number[] = [];
+  private readonly gamma: number;
+  private readonly eos: Set<number>;
+  private rng: Rng | null = null;
+
+  constructor(
+    readonly model: CausalLM,
+    opts: ModelDrafterOptions,
+  ) {
+    this.name = opts.name;
+    this.gamma = opts.gamma ?? 5;
+    this.eos = new Set(opts.eosIds ?? []);
+    this.cache = model.newCache();
+    if (opts.seed !== undefined) this.rng = new Rng(opts.seed);
+  }
+
+  /** Start a new request (drops the cache). */
+  reset(): void {
+    this.cache = this.model.newCache();
+    this.cached = [];
+    this.acceptance = 0.5;
+    this.rng = null;
+  }
+
+  async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
+    const depth = Math.min(this.gamma, budget.maxDepth, budget.maxTokens);
+    if (depth <= 0) return [];
+    const tokens = ctx.tokens;
+    const room = this.model.config.contextLength - tokens.length;
+    if (room <= 0) return [];
+
+    // 1. Sync: keep the common prefix (never the context's last token: its logits are needed).
+    let common = 0;
+    const max = Math.min(this.cached.length, tokens.length - 1);
+    while (common < max && this.cached[common] === tokens[common]) common++;
+    if (common < this.cached.length) {
+      this.cache.truncate(common);
+      this.cached.length = common;
+    }
+    const missing = tokens.slice(common);
+    let logits = await this.model.forward(missing, missing.map((_, i) => common + i), null, this.cache);
+    this.cached.push(...missing);
+    let row = logitsRow(logits, logits.rows - 1);
+
+    // 2. Draft a chain of up to γ tokens, one drafter forward each.
+    const sampling = ctx.sampling ?? { temperature: ctx.temperature };
+    const greedy = !(sampling.temperature > 0);
+    if (!greedy && this.rng === null) this.rng = new Rng((sampling.seed ?? 0) ^ 0x5bd1e995);
+    const out: number[] = [];
+    const qs: Float32Array[] = [];
+    for (let i = 0; i < Math.min(depth, room); i++) {
+      let tok: number;
+      if (greedy) tok = argmax(row);
+      else {
+        const q = Float32Array.from(targetDistribution(row, sampling)); // [V]
+        tok = sampleFrom(q, this.rng!);
+        qs.push(q);
+      }
+      out.push(tok);
+      if (this.eos.has(tok) || i === depth - 1) break;
+      logits = await this.model.forward([tok], [this.cached.length], null, this.cache);
+      this.cached.push(tok);
+      row = logitsRow(logits, 0);
+    }
+    const cand: DraftCandidate = { tokens: out, provenance: { kind: 'model', model: this.name }, confidence: this.acceptance };
+    if (!greedy) cand.q = qs;
+    return [cand];
+  }
+
+  observe(outcome: DraftOutcome): void {
+    if (outcome.draftTokens === 0) return;
+    this.acceptance = 0.7 * this.acceptance + 0.3 * (outcome.acceptedTokens / outcome.draftTokens);
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
