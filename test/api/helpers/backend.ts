@@ -5,6 +5,7 @@
 import type { GenerationBackend } from '../../../src/api/deps.ts';
 import { ScriptedBackend } from './scripted-backend.ts';
 
-export async function testBackend(): Promise<GenerationBackend> {
+export async function testBackend(opts: { long?: boolean } = {}): Promise<GenerationBackend> {
+  if (opts.long) return new ScriptedBackend(Array.from({ length: 400 }, (_, i) => `w${i}`), 5);
   return new ScriptedBackend();
 }

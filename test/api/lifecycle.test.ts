@@ -1,0 +1,160 @@
+/**
+ * Concurrency and lifecycle: disconnect cancels the generation within one step (shown by
+ * /metrics), a full queue answers 429 with Retry-After, the per-request timeout, SIGTERM-style
+ * draining, and analytics surviving a restart.
+ */
+import http from 'node:http';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GenerationBackend } from '../../src/api/deps.ts';
+import type { RunningServer } from '../../src/api/server.ts';
+import { testBackend } from './helpers/backend.ts';
+import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { metricValue, waitFor } from './helpers/metrics.ts';
+import { parseStrictSse, rawPost } from './helpers/sse.ts';
+
+/** Asks for a long answer so there is time to act mid-generation. */
+const LONG = { question: 'Explain in detail, step by step, everything npm ci and npm install do.', max_tokens: 400, top_k: 2 };
+
+let backend: GenerationBackend;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = tmpDataDir('lifecycle');
+  await makeTestCorpus(dataDir);
+  backend = await testBackend({ long: true });
+});
+
+afterAll(async () => {
+  await backend?.close?.();
+});
+
+/** Open a streaming answer and resolve once `n` delta events arrived; returns the live request. */
+function openStream(url: string, body: object, n: number): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; seen: string[] }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify({ ...body, stream: true });
+    const seen: string[] = [];
+    const req = http.request(`${url}/v1/answer`, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let buf = '';
+      let resolved = false;
+      res.on('data', (c: Buffer) => {
+        buf += c.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          seen.push(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+        }
+        if (!resolved && seen.filter((e) => e.includes('"delta"')).length >= n) {
+          resolved = true;
+          resolve({ req, res, seen });
+        }
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', (e) => (seen.length ? undefined : reject(e)));
+    req.end(data);
+  });
+}
+
+describe('one server', () => {
+  let srv: RunningServer;
+  beforeAll(async () => {
+    srv = await startTestServer({ dataDir, backend, overrides: { server: { queueSize: 0 } } });
+  });
+  afterAll(async () => {
+    await srv?.shutdown('test done');
+  });
+
+  it('a client disconnect stops the worker within one step and the next request is served', async () => {
+    const cancelledBefore = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const { req } = await openStream(srv.url, LONG, 3);
+    req.destroy(); // the client goes away mid-generation
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > cancelledBefore,
+      'the cancellation to be counted',
+    );
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+    expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBeLessThanOrEqual(1);
+    const gens = await metricValue(srv.url, 'ragspec_generations_total', { finish_reason: 'cancelled' });
+    expect(gens).toBeGreaterThanOrEqual(1);
+    const next = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 6 });
+    expect(next.status).toBe(200);
+  });
+
+  it('a disconnect before the answer is sent (non-streaming) cancels too', async () => {
+    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const ctrl = new AbortController();
+    const p = fetch(`${srv.url}/v1/answer`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(LONG),
+      signal: ctrl.signal,
+    }).catch((e: unknown) => e);
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1, 'the generation to start');
+    ctrl.abort();
+    await p;
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > before,
+      'the cancellation to be counted',
+    );
+    expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBeLessThanOrEqual(1);
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+  });
+
+  it('a full queue answers 429 with Retry-After', async () => {
+    const { req } = await openStream(srv.url, LONG, 1); // occupies the only worker; queue size is 0
+    const r = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 4 });
+    expect(r.status).toBe(429);
+    expect(r.body.error).toMatchObject({ type: 'rate_limit_error', code: 'queue_full' });
+    expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const c = await request(srv.url).post('/v1/chat/completions').send({ model: 'ragspec', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    expect(c.status).toBe(429);
+    expect(await metricValue(srv.url, 'ragspec_rejected_requests_total', { reason: 'queue_full' })).toBe(2);
+    req.destroy();
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+  });
+});
+
+describe('timeouts', () => {
+  it('a generation past the per-request timeout gets 504 and the worker moves on', async () => {
+    const srv = await startTestServer({ dataDir, backend, overrides: { server: { requestTimeoutMs: 100 } } });
+    try {
+      const r = await request(srv.url).post('/v1/answer').send(LONG);
+      expect(r.status).toBe(504);
+      expect(r.body.error.type).toBe('timeout_error');
+      expect(await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'timeout' })).toBe(1);
+      expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBeLessThanOrEqual(1);
+    } finally {
+      await srv.shutdown();
+    }
+  });
+});
+
+describe('draining and restart', () => {
+  it('shutdown refuses new work with 503, lets the in-flight stream finish, and analytics survive a restart', async () => {
+    const a = await startTestServer({ dataDir, backend, overrides: { server: { shutdownGraceMs: 600_000 } } });
+    const first = await request(a.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 8 });
+    expect(first.status).toBe(200);
+    const inflight = rawPost(a.url, '/v1/answer', { ...LONG, max_tokens: 40, stream: true });
+    await waitFor(async () => (await metricValue(a.url, 'ragspec_worker_busy')) === 1, 'the stream to start');
+    const closing = a.shutdown('SIGTERM (test)');
+    const refused = await request(a.url).post('/v1/answer').send({ question: 'hello?' });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('shutting_down');
+    expect((await request(a.url).get('/readyz')).status).toBe(503);
+    const done = await inflight;
+    expect(parseStrictSse(done.body).done).toBe(true); // finished, not cut
+    await closing;
+
+    const b = await startTestServer({ dataDir, backend });
+    try {
+      const an = await request(b.url).get('/v1/analytics?window=all');
+      expect(an.status).toBe(200);
+      const ids = an.body.recent.map((r: { id: string }) => r.id);
+      expect(ids).toContain(first.body.id);
+      expect(an.body.requests).toBeGreaterThanOrEqual(2);
+    } finally {
+      await b.shutdown();
+    }
+  });
+});
