@@ -4,7 +4,7 @@
  *   <outDir>/ragspec-model.json     manifest: source GGUF sha256, LlamaConfig, one entry per variant
  *   <outDir>/<variant>.onnx         graph (4D-mask contract of ../shared/ARCHITECTURE.md)
  *   <outDir>/<variant>.onnx.data    its initializers (external data)
- *   <outDir>/tokenizer.json         from the GGUF's tokenizer metadata
+ *   <outDir>/tokenizer.json         from the GGUF's tokenizer metadata (+ tokenizer_config.json)
  *
  * Variants accumulate in one folder (e.g. `fp32`, `int4`, `draft-int4`) as long as they come
  * from the same GGUF; converting a different GGUF into the folder starts a fresh manifest.
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { loadWeights } from './gguf/index.ts';
 import { buildLlamaGraph } from './onnx/llama-graph.ts';
 import type { WeightFormat } from './onnx/linear.ts';
+import { TextTokenizer } from './tokenizer/index.ts';
 import type { LlamaConfig } from './types.ts';
 import { RagspecError } from '../util/errors.ts';
 
@@ -35,7 +36,8 @@ export interface ModelManifest {
   source: { file: string; sha256: string };
   /** Config of the full source model. */
   config: LlamaConfig;
-  tokenizer: string | null;
+  /** tokenizer.json (tokenizer_config.json beside it). */
+  tokenizer: string;
   variants: Record<string, VariantEntry>;
 }
 
@@ -88,16 +90,16 @@ export async function convertGguf(ggufPath: string, outDir: string, opts: Conver
   fs.writeFileSync(tmpGraph, built.bytes);
   fs.renameSync(tmpGraph, graphPath);
 
-  const tokenizer = await writeTokenizerJson(ggufPath, path.join(outDir, 'tokenizer.json'));
+  await writeTokenizerFiles(ggufPath, outDir);
   const entry: VariantEntry = { file, weights: opts.weights, layers, config: built.config };
   const manifest = readManifestIfSame(outDir, sha256) ?? {
     format: 1,
     source: { file: path.basename(ggufPath), sha256 },
     config: src.config,
-    tokenizer: null,
+    tokenizer: 'tokenizer.json',
     variants: {},
   };
-  manifest.tokenizer = tokenizer ? 'tokenizer.json' : manifest.tokenizer;
+  manifest.tokenizer = 'tokenizer.json';
   manifest.variants[variant] = entry;
   fs.writeFileSync(path.join(outDir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   opts.onProgress?.('done', 1, 1);
@@ -130,7 +132,10 @@ export async function fileSha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** tokenizer.json from the GGUF's tokenizer metadata; false when it cannot be built yet. */
-async function writeTokenizerJson(_ggufPath: string, _out: string): Promise<boolean> {
-  return false;
+/** tokenizer.json + tokenizer_config.json (HF layout) from the GGUF's tokenizer metadata. */
+export async function writeTokenizerFiles(ggufPath: string, outDir: string): Promise<TextTokenizer> {
+  const tok = await TextTokenizer.fromGguf(ggufPath);
+  fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.toJSON()));
+  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n');
+  return tok;
 }
