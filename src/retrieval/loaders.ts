@@ -90,8 +90,23 @@ export function discoverFiles(roots: readonly IngestRoot[], opts: DiscoverOption
         if (e.name.startsWith('.') || e.name === 'node_modules') continue;
         const rel = relDir ? `${relDir}/${e.name}` : e.name;
         const full = path.join(dir, e.name);
-        if (e.isDirectory()) walk(full, rel);
-        else if (e.isFile() && EXTENSIONS.has(path.extname(e.name).toLowerCase()) && keep(rel)) files.push({ abs: full, rel: prefix + rel });
+        if (e.isDirectory()) {
+          walk(full, rel);
+          continue;
+        }
+        if (!EXTENSIONS.has(path.extname(e.name).toLowerCase()) || !keep(rel)) continue;
+        if (e.isSymbolicLink()) {
+          // Followed when it points at a file; a dangling link is reported, a link to a folder ignored (no cycles).
+          let target: fs.Stats;
+          try {
+            target = fs.statSync(full);
+          } catch (err) {
+            issues.push({ kind: 'unreadable', file: full, message: `${full}: skipped: cannot read (${(err as NodeJS.ErrnoException).code})` });
+            continue;
+          }
+          if (!target.isFile()) continue;
+        } else if (!e.isFile()) continue;
+        files.push({ abs: full, rel: prefix + rel });
       }
     };
     walk(abs, '');
