@@ -1,0 +1,70 @@
+/** The model worker: one job at a time, bounded queue, cancellation while waiting. */
+import { describe, expect, it } from 'vitest';
+import { QueueFullError, RequestTimeoutError } from '../../src/api/errors.ts';
+import { ClientClosedError, ModelWorker } from '../../src/api/worker.ts';
+
+function gate() {
+  let open!: () => void;
+  const p = new Promise<void>((r) => (open = r));
+  return { p, open };
+}
+
+describe('ModelWorker', () => {
+  it('runs jobs one at a time in order', async () => {
+    const w = new ModelWorker({ queueSize: 5, timeoutMs: 60_000 });
+    const log: string[] = [];
+    const g = gate();
+    const a = w.run(async () => {
+      log.push('a start');
+      await g.p;
+      log.push('a end');
+    });
+    const b = w.run(async () => {
+      log.push('b');
+    });
+    expect(w.depth).toBe(1);
+    g.open();
+    await Promise.all([a, b]);
+    expect(log).toEqual(['a start', 'a end', 'b']);
+  });
+
+  it('refuses with QueueFullError (Retry-After) when the queue is full', async () => {
+    const w = new ModelWorker({ queueSize: 1, timeoutMs: 60_000 });
+    const g = gate();
+    const a = w.run(() => g.p);
+    const b = w.run(async () => undefined);
+    const err = await w.run(async () => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect(Number((err as QueueFullError).headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+    g.open();
+    await Promise.all([a, b]);
+  });
+
+  it('a job cancelled while waiting leaves the queue and never runs', async () => {
+    const w = new ModelWorker({ queueSize: 2, timeoutMs: 60_000 });
+    const g = gate();
+    const a = w.run(() => g.p);
+    const ctrl = new AbortController();
+    let ran = false;
+    const b = w.run(async () => {
+      ran = true;
+    }, ctrl.signal);
+    expect(w.depth).toBe(1);
+    ctrl.abort();
+    await expect(b).rejects.toBeInstanceOf(ClientClosedError);
+    expect(w.depth).toBe(0);
+    g.open();
+    await a;
+    await w.idle();
+    expect(ran).toBe(false);
+  });
+
+  it('a timeout aborts the running job signal and rejects with RequestTimeoutError', async () => {
+    const w = new ModelWorker({ queueSize: 0, timeoutMs: 20 });
+    const err = await w
+      .run((signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve('stopped'))))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
+    expect(w.busy).toBe(false);
+  });
+});
