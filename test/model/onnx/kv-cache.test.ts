@@ -6,77 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxCausalLM } from '../../../src/model/onnx/causal-lm.ts';
 import { buildLlamaGraph } from '../../../src/model/onnx/llama-graph.ts';
-import { MASK_BLOCKED, causalMask, type CausalLM, type LlamaConfig } from '../../../src/model/types.ts';
+import type { LlamaConfig } from '../../../src/model/types.ts';
+import { propertyChecks } from './properties.ts';
 import { randomWeights, tinyConfig } from './random-weights.ts';
-
-const range = (a: number, n: number) => Array.from({ length: n }, (_, i) => a + i);
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-export async function propertyChecks(lm: CausalLM): Promise<void> {
-  const V = lm.config.vocabSize;
-  const seq = [1, 9, 4, 22, 7, 30, 2, 11, 5, 19];
-  // 1. Incremental decoding (prefill 4, then 1, 2, 3 tokens) equals one full forward.
-  const full = await lm.forward(seq, range(0, seq.length), null, lm.newCache());
-  const cache = lm.newCache();
-  const parts: Float32Array[] = [];
-  let p = 0;
-  for (const n of [4, 1, 2, 3]) {
-    const out = await lm.forward(seq.slice(p, p + n), range(p, n), null, cache);
-    parts.push(out.data);
-    p += n;
-  }
-  expect(cache.length).toBe(seq.length);
-  const inc = new Float32Array(seq.length * V);
-  let o = 0;
-  for (const part of parts) {
-    inc.set(part, o);
-    o += part.length;
-  }
-  expect(maxAbsDiff(inc, full.data)).toBeLessThanOrEqual(1e-3);
-
-  // 2. Tree after a 4-token prefix: branch A = [a0, a1, a2], branch B = [b0, b1] (both at depth 0..).
-  const prefix = seq.slice(0, 4);
-  const a = [13, 8, 27];
-  const b = [6, 31];
-  const base = lm.newCache();
-  await lm.forward(prefix, range(0, 4), null, base);
-  const tree = [...a, ...b];
-  const depth = [0, 1, 2, 0, 1];
-  const parent = [-1, 0, 1, -1, 3];
-  const total = 4 + tree.length;
-  const mask = new Float32Array(tree.length * total).fill(MASK_BLOCKED);
-  for (let i = 0; i < tree.length; i++) {
-    for (let j = 0; j < 4; j++) mask[i * total + j] = 0;
-    for (let n = i; n >= 0; n = parent[n]!) mask[i * total + 4 + n] = 0;
-  }
-  const treeCache = base.clone();
-  const treeOut = await lm.forward(tree, depth.map((dd) => 4 + dd), mask, treeCache);
-  const aloneA = await lm.forward(a, range(4, 3), null, base.clone());
-  const aloneB = await lm.forward(b, range(4, 2), null, base.clone());
-  expect(maxAbsDiff(treeOut.data.slice(0, 3 * V), aloneA.data)).toBeLessThanOrEqual(1e-3);
-  expect(maxAbsDiff(treeOut.data.slice(3 * V), aloneB.data)).toBeLessThanOrEqual(1e-3);
-
-  // 3. Keep branch B ([3, 4]) and continue: same as B alone, then the same next token.
-  treeCache.keep([3, 4]);
-  expect(treeCache.length).toBe(6);
-  const chainCache = base.clone();
-  await lm.forward(b, range(4, 2), null, chainCache);
-  const next = [12, 3];
-  const afterKeep = await lm.forward(next, range(6, 2), null, treeCache);
-  const afterChain = await lm.forward(next, range(6, 2), null, chainCache);
-  expect(maxAbsDiff(afterKeep.data, afterChain.data)).toBeLessThanOrEqual(1e-3);
-
-  // 4. truncate rolls back: drop the 2 `next` tokens and redo them.
-  treeCache.truncate(6);
-  const again = await lm.forward(next, range(6, 2), causalMask(6, 2), treeCache);
-  expect(maxAbsDiff(again.data, afterChain.data)).toBeLessThanOrEqual(1e-3);
-}
 
 async function build(cfg: LlamaConfig, quant: 'F32' | 'Q4_1', weights: 'fp32' | 'int4', layers?: number[]) {
   const w = randomWeights(cfg, 7, quant);

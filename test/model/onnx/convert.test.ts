@@ -1,0 +1,105 @@
+/**
+ * Tiny GGUF files written by the test (F16 attention, Q4_1 FFN, Q8_0 embedding) → convertGguf
+ * (fp32 and int4) → loadCausalLM: the exact KV-cache and tree properties hold on what a user
+ * would actually load, and the Optimum export is a chain-only model with the same logits.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { convertGguf, readManifest } from '../../../src/model/convert.ts';
+import { loadCausalLM } from '../../../src/model/load.ts';
+import { exportOptimum } from '../../../src/model/onnx/optimum.ts';
+import { MASK_BLOCKED, causalMask } from '../../../src/model/types.ts';
+import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf.ts';
+import { maxAbsDiff, propertyChecks, range } from './properties.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-convert-'));
+/** A fresh folder under the test's temp dir. */
+const folder = (name: string) => {
+  const d = path.join(tmp, name);
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+};
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('convertGguf on tiny generated GGUF models', () => {
+  const cases = [
+    { name: 'llama, tied head', opts: {} },
+    { name: 'qwen2 (q/k/v bias), separate head', opts: { arch: 'qwen2' as const, tied: false, seed: 7 } },
+  ];
+  for (const c of cases) {
+    for (const weights of ['fp32', 'int4'] as const) {
+      it(`${c.name}, ${weights}`, async () => {
+        const dir = folder(`${c.name.replace(/\W+/g, '-')}-${weights}`);
+        const tiny = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), c.opts);
+        const res = await convertGguf(tiny.path, dir, { weights });
+        expect(res.variant).toBe(weights);
+        expect(fs.existsSync(path.join(dir, `${weights}.onnx.data`))).toBe(true);
+        expect(fs.existsSync(path.join(dir, 'tokenizer.json'))).toBe(true);
+        const lm = await loadCausalLM(dir, { variant: weights, threads: 1 });
+        expect(lm.capabilities.treeMask).toBe(true);
+        expect(lm.config.numLayers).toBe(tiny.config.numLayers);
+        await propertyChecks(lm);
+        await lm.dispose();
+      });
+    }
+  }
+
+  it('int4 agrees with fp32 (same Q4_1 weights, never dequantised) and variants share one manifest', async () => {
+    const dir = folder('both');
+    const tiny = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), { layers: 3 });
+    await convertGguf(tiny.path, dir, { weights: 'fp32' });
+    await convertGguf(tiny.path, dir, { weights: 'int4' });
+    await convertGguf(tiny.path, dir, { weights: 'int4', layers: [0, 2] });
+    const m = readManifest(dir)!;
+    expect(Object.keys(m.variants).sort()).toEqual(['draft-int4', 'fp32', 'int4']);
+    expect(m.variants['draft-int4']!.layers).toEqual([0, 2]);
+    const ids = [1, 40, 77, 200, 3, 9];
+    const a = await loadCausalLM(dir, { variant: 'fp32', threads: 1 });
+    const b = await loadCausalLM(dir, { variant: 'int4', threads: 1 });
+    const la = await a.forward(ids, range(0, ids.length), null, a.newCache());
+    const lb = await b.forward(ids, range(0, ids.length), null, b.newCache());
+    expect(maxAbsDiff(la.data, lb.data)).toBeLessThanOrEqual(1e-3);
+    const draft = await loadCausalLM(path.join(dir, 'draft-int4.onnx'), { threads: 1 });
+    expect(draft.config.numLayers).toBe(2);
+    await propertyChecks(draft);
+    for (const lm of [a, b, draft]) await lm.dispose();
+  });
+
+  it('rejects a layer that does not exist with a one-line error', async () => {
+    const tiny = writeTinyLlamaGguf(path.join(folder('bad-layers'), 'model.gguf'));
+    await expect(convertGguf(tiny.path, path.join(tmp, 'bad-layers'), { weights: 'fp32', layers: [0, 5] })).rejects.toThrow(/layer 5 does not exist/);
+  });
+});
+
+describe('Optimum / transformers.js export', () => {
+  it('loads as a chain-only CausalLM with the same logits as the tree-capable graph', async () => {
+    const dir = path.join(tmp, 'optimum');
+    const tiny = writeTinyLlamaGguf(path.join(folder('opt-src'), 'model.gguf'), { arch: 'qwen2', seed: 3 });
+    await exportOptimum(tiny.path, dir, { weights: 'fp32' });
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+      expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    }
+    await convertGguf(tiny.path, path.join(tmp, 'opt-src'), { weights: 'fp32' });
+    const ours = await loadCausalLM(path.join(tmp, 'opt-src'), { variant: 'fp32', threads: 1 });
+    const opt = await loadCausalLM(dir, { threads: 1 });
+    expect(opt.capabilities.treeMask).toBe(false);
+    expect(opt.config).toMatchObject({ ...tiny.config, name: expect.any(String) });
+
+    // A prefill then two chain steps: same logits as ours.
+    const c1 = ours.newCache();
+    const c2 = opt.newCache();
+    for (const [ids, p] of [[[1, 50, 60, 70], 0], [[80], 4], [[90, 91], 5]] as [number[], number][]) {
+      const a = await ours.forward(ids, range(p, ids.length), null, c1);
+      const b = await opt.forward(ids, range(p, ids.length), causalMask(p, ids.length), c2);
+      expect(maxAbsDiff(a.data, b.data)).toBeLessThanOrEqual(1e-4);
+    }
+    // A tree mask is refused with a clear error.
+    const tree = causalMask(c2.length, 2);
+    tree[1 * (c2.length + 2) + c2.length] = MASK_BLOCKED; // node 1 does not see node 0: two branches
+    await expect(opt.forward([5, 6], [7, 7], tree, c2)).rejects.toThrow(/only runs causal chains/);
+    await ours.dispose();
+    await opt.dispose();
+  });
+});
