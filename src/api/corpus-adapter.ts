@@ -4,9 +4,7 @@
  * document's id is derived from its path, so posting the same path again replaces it.
  */
 import crypto from 'node:crypto';
-import type { Corpus } from '../retrieval/corpus.ts';
-import { ingestDocuments } from '../retrieval/ingest.ts';
-import type { SearchOptions } from '../retrieval/types.ts';
+import type { Corpus, SearchOptions } from '../retrieval/index.ts';
 import type { CorpusService, DocumentDetail, DocumentUpload, IngestOutcome } from './deps.ts';
 import { BadRequestError } from './errors.ts';
 
@@ -22,8 +20,7 @@ export class CorpusAdapter implements CorpusService {
   }
 
   async ingest(docs: DocumentUpload[]): Promise<IngestOutcome> {
-    const summary = await ingestDocuments(
-      this.corpus,
+    const summary = await this.corpus.ingestDocuments(
       docs.map((d) => ({
         id: uploadDocId(d.path),
         path: d.path,

@@ -1,0 +1,57 @@
+/**
+ * The real runtime behind the HTTP interfaces: the speculative `Engine` (target model +
+ * drafters) as the `GenerationBackend`, and the on-disk corpus as the `CorpusService`.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { RagspecConfig } from '../config/schema.ts';
+import { Engine, type EngineLoadOptions } from '../engine/engine.ts';
+import type { GenerationCallbacks, GenerationRequest, GenerationResult } from '../engine/types.ts';
+import { openCorpus } from '../retrieval/index.ts';
+import { paths } from '../util/paths.ts';
+import { CorpusAdapter } from './corpus-adapter.ts';
+import type { GenerationBackend, RuntimeState } from './deps.ts';
+import { dataDirOf, type RuntimeLoader } from './server.ts';
+
+export class EngineBackend implements GenerationBackend {
+  constructor(
+    readonly engine: Engine,
+    readonly modelId: string,
+  ) {}
+
+  get contextLength(): number {
+    return this.engine.target.config.contextLength;
+  }
+
+  countPromptTokens(req: GenerationRequest): number {
+    return this.engine.promptTokens(req).length;
+  }
+
+  generate(req: GenerationRequest, callbacks: GenerationCallbacks): Promise<GenerationResult> {
+    return this.engine.generate(req, callbacks);
+  }
+
+  close(): Promise<void> {
+    return this.engine.dispose();
+  }
+}
+
+/** Load the target model (and its self-drafter) from `paths.targetModel()` or `opts.model`. */
+export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<EngineBackend> {
+  const dir = opts.model ?? paths.targetModel();
+  const engine = await Engine.load(opts);
+  return new EngineBackend(engine, path.basename(dir));
+}
+
+/** The loader `ragspec serve` uses: open the corpus, then load the model. */
+export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions = {}): RuntimeLoader {
+  return async (state: RuntimeState, log: Logger) => {
+    const dir = dataDirOf(config);
+    const corpus = await openCorpus(dir);
+    state.corpus = new CorpusAdapter(corpus);
+    log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
+    const t0 = Date.now();
+    state.backend = await loadEngineBackend(engineOpts);
+    log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
+  };
+}
