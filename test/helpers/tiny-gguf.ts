@@ -46,6 +46,8 @@ export interface TinyGgufOptions {
   architectureName?: string;
   /** Extra or overriding metadata. */
   extraMetadata?: Record<string, GgufWriteValue>;
+  /** Extra tensors appended after the model's (e.g. an unsupported quant type for bad-input tests). */
+  extraTensors?: GgufWriteTensor[];
 }
 
 export interface TinyGguf {
@@ -133,6 +135,7 @@ export function writeTinyLlamaGguf(file: string, opts: TinyGgufOptions = {}): Ti
   }
   vector('output_norm.weight', H, 1, 0.1);
   if (!tied) weight('output.weight', H, V, types.output);
+  tensors.push(...(opts.extraTensors ?? []));
 
   const f32 = (value: number): GgufWriteValue => ({ type: 'FLOAT32', value });
   const metadata: Record<string, GgufWriteValue> = {

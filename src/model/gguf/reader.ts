@@ -51,15 +51,19 @@ export async function openGguf(file: string): Promise<GgufFile> {
   }
   checkMagic(file, fileSize);
 
+  // magic (4) + version (4) + tensor count (8) + metadata count (8)
+  if (fileSize < 24) throw truncatedHeader(file, fileSize);
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
     parsed = await gguf(file, { allowLocalFile: true });
   } catch (err) {
-    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    if (err instanceof RangeError || /offset|bounds|range/i.test(why ?? '')) {
-      throw new BadFileError(file, `truncated GGUF: the header ends past the end of the file (${fileSize} bytes)`, HINT_REDOWNLOAD);
-    }
-    throw new BadFileError(file, `unreadable GGUF header: ${why}`, 'the file is corrupt or not a GGUF model; use a .gguf file written by llama.cpp tools');
+    const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+    throw new BadFileError(file, `unreadable GGUF header (${why})`, 'the file is truncated or corrupt; fetch or convert it again, or use a .gguf file written by llama.cpp tools');
+  }
+  // The parser reads zeros past the end of the file, so a cut header shows up only as a
+  // directory that ends beyond the file.
+  if (parsed.tensorInfoByteRange[1] > fileSize || (parsed.tensorInfos.length > 0 && Number(parsed.tensorDataOffset) > fileSize)) {
+    throw truncatedHeader(file, fileSize);
   }
   if (parsed.littleEndian === false) {
     throw new BadFileError(file, 'big-endian GGUF files are not supported', 'convert the model to a little-endian GGUF');
@@ -90,6 +94,10 @@ export async function openGguf(file: string): Promise<GgufFile> {
   }
 
   return { path: file, version: Number(parsed.metadata.version), metadata: parsed.metadata as unknown as GgufMetadata, tensors, tensorDataOffset, fileSize };
+}
+
+function truncatedHeader(file: string, fileSize: number): BadFileError {
+  return new BadFileError(file, `truncated GGUF: the header ends past the end of the file (${fileSize} bytes)`, HINT_REDOWNLOAD);
 }
 
 function checkMagic(file: string, fileSize: number): void {
