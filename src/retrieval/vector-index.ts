@@ -39,9 +39,6 @@ export function validateIndexFile(file: string, dim: number, expect?: { sha256?:
     throw new BadFileError(file, code === 'ENOENT' ? 'index file is missing' : `cannot read index file (${code})`, REBUILD_HINT);
   }
   const bad = (problem: string) => new BadFileError(file, problem, REBUILD_HINT);
-  if (expect?.bytes !== undefined && buf.length !== expect.bytes) {
-    throw bad(`index file is ${buf.length} bytes, the store recorded ${expect.bytes} (truncated or replaced)`);
-  }
   if (buf.length < HEADER_BYTES) throw bad(`index file is truncated (${buf.length} bytes)`);
   const u64 = (o: number) => Number(buf.readBigUInt64LE(o));
   const maxElements = u64(8);
@@ -55,8 +52,14 @@ export function validateIndexFile(file: string, dim: number, expect?: { sha256?:
     throw bad('is not an hnswlib index (bad header)');
   }
   if (fileDim !== dim) throw bad(`index has dimension ${fileDim}, the embedding model gives ${dim}`);
+  if (expect?.bytes !== undefined && buf.length !== expect.bytes) {
+    throw bad(`index file is ${buf.length} bytes, the store recorded ${expect.bytes} (truncated or replaced)`);
+  }
+  const enterpoint = buf.readUInt32LE(52);
+  if (count > 0 && enterpoint >= count) throw bad('is not an hnswlib index (bad entry point)');
   // Level-0 data, then one length-prefixed link list per element.
   let pos = HEADER_BYTES + count * sizePerElement;
+  if (pos > buf.length) throw bad(`index file is truncated (${buf.length} bytes, ${count} elements need more)`);
   for (let i = 0; i < count; i++) {
     if (pos + 4 > buf.length) throw bad(`index file is truncated (element ${i} of ${count})`);
     pos += 4 + buf.readUInt32LE(pos);
