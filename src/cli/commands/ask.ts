@@ -1,11 +1,91 @@
+/** `ragspec ask "question"` — retrieve, answer with drafting from the passages, cite what was copied. */
 import type { Command } from 'commander';
-import { RagspecError } from '../../util/errors.ts';
+import { Engine } from '../../engine/engine.ts';
+import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
+import { answerMessages } from '../../engine/prompt.ts';
+import { openCorpus } from '../../retrieval/index.ts';
+import { paths } from '../../util/paths.ts';
+import { positiveInt } from './generate.ts';
+
+interface AskFlags extends SamplingFlags {
+  k: string;
+  maxTokens: string;
+  mode: string;
+  json?: boolean;
+  data?: string;
+  model?: string;
+  drafter?: string;
+}
 
 export function register(program: Command): void {
   program
     .command('ask')
-    .description('(not built yet)')
-    .action(() => {
-      throw new RagspecError('`ragspec ask` is not built yet');
+    .description('Answer a question from the corpus; drafts come from the retrieved passages, the output is the model’s own.')
+    .argument('<question>', 'what to ask')
+    .option('-k, --k <n>', 'passages to retrieve', '4')
+    .option('-n, --max-tokens <n>', 'most answer tokens', '256')
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', '0')
+    .option('--top-k <k>', 'sample among the k most likely tokens')
+    .option('--top-p <p>', 'nucleus sampling mass')
+    .option('--seed <n>', 'random seed for sampling')
+    .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid')
+    .option('--json', 'print one JSON object: answer, passages, citations, stats')
+    .option('--data <dir>', 'corpus folder (default .ragspec/data)')
+    .option('--model <dir>', 'converted model folder')
+    .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
+    .action(async (question: string, o: AskFlags) => {
+      const k = positiveInt(o.k, '-k');
+      const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
+      const sampling = parseSampling(o);
+      const mode = parseMode(o.mode);
+      const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
+      let passages;
+      try {
+        passages = await corpus.search(question, { k });
+      } finally {
+        await corpus.close();
+      }
+      const engine = await Engine.load({ model: o.model, drafter: o.drafter });
+      try {
+        const ac = new AbortController();
+        const onSig = (): void => ac.abort();
+        process.once('SIGINT', onSig);
+        const res = await engine.generate(
+          { messages: answerMessages(question, passages), passages, maxTokens, sampling, mode },
+          { onText: o.json ? undefined : (d) => process.stdout.write(d), signal: ac.signal },
+        );
+        process.off('SIGINT', onSig);
+        const number = new Map(passages.map((p, i) => [p.id, i + 1]));
+        if (o.json) {
+          console.log(
+            JSON.stringify(
+              {
+                answer: res.text,
+                finishReason: res.finishReason,
+                passages: passages.map((p, i) => ({ n: i + 1, id: p.id, path: p.path, title: p.title, start: p.start, end: p.end, scores: p.scores })),
+                citations: res.copiedSpans.map((s) => ({ ...s, n: number.get(s.passageId), path: passages.find((p) => p.id === s.passageId)?.path })),
+                stats: res.stats,
+              },
+              null,
+              2,
+            ),
+          );
+          return;
+        }
+        process.stdout.write('\n\n');
+        console.log('Sources:');
+        passages.forEach((p, i) => console.log(`  [${i + 1}] ${p.path} — ${p.title}`));
+        if (res.copiedSpans.length) {
+          console.log('Copied from the sources:');
+          for (const s of res.copiedSpans) {
+            const p = passages.find((x) => x.id === s.passageId)!;
+            const text = s.text.length > 80 ? `${s.text.slice(0, 77)}…` : s.text;
+            console.log(`  [${number.get(s.passageId)}] ${p.path} chars ${s.sourceStart}-${s.sourceEnd}: "${text.replace(/\n/g, ' ')}"`);
+          }
+        }
+        console.error(formatStats(res.stats, mode));
+      } finally {
+        await engine.dispose();
+      }
     });
 }

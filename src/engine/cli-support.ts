@@ -1,0 +1,44 @@
+/** Flag parsing and stats formatting shared by `ragspec generate` and `ragspec ask`. */
+import { RagspecError } from '../util/errors.ts';
+import type { DecodeMode, GenerationStats, SamplingParams } from './types.ts';
+
+export interface SamplingFlags {
+  temperature: string;
+  topK?: string;
+  topP?: string;
+  seed?: string;
+}
+
+export const MODES: readonly DecodeMode[] = ['ar', 'reference', 'model', 'hybrid'];
+
+export function parseMode(v: string): DecodeMode {
+  if (!MODES.includes(v as DecodeMode)) throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${MODES.join(', ')}` });
+  return v as DecodeMode;
+}
+
+export function parseSampling(o: SamplingFlags): SamplingParams {
+  const num = (v: string | undefined, flag: string, ok: (n: number) => boolean, what: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || !ok(n)) throw new RagspecError(`${flag} must be ${what}, got "${v}"`);
+    return n;
+  };
+  const temperature = num(o.temperature, '--temperature', (n) => n >= 0, 'a number ≥ 0') ?? 0;
+  const topK = num(o.topK, '--top-k', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  const topP = num(o.topP, '--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
+  const seed = num(o.seed, '--seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+  return { temperature, topK, topP, seed };
+}
+
+export function formatStats(s: GenerationStats, mode: DecodeMode): string {
+  const src = Object.entries(s.bySource)
+    .map(([k, v]) => `${k} ${v.acceptedTokens}/${v.draftTokens}`)
+    .join(', ');
+  return [
+    `mode ${mode}: ${s.completionTokens} tokens in ${s.steps} target forwards (${s.tokensPerStep.toFixed(2)} tokens/forward), ` +
+      `${s.decodeTokensPerSecond.toFixed(1)} tok/s decode`,
+    `drafts ${s.drafts}, draft tokens ${s.draftTokens}, accepted ${s.acceptedTokens}, mean acceptance length ${s.meanAcceptanceLength.toFixed(2)}` +
+      (src ? ` (accepted/drafted by source: ${src})` : ''),
+    `time: prefill ${s.timeMs.prefill.toFixed(0)} ms, draft ${s.timeMs.draft.toFixed(0)} ms, verify ${s.timeMs.verify.toFixed(0)} ms, other ${s.timeMs.other.toFixed(0)} ms (${s.promptTokens} prompt tokens)`,
+  ].join('\n');
+}
