@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { dequantize } from '../../../src/model/gguf/dequant.ts';
 import { floatToHalf, halfToFloat } from '../../../src/model/gguf/half.ts';
+import { BLOCK_LAYOUT } from '../../../src/model/gguf/ggml-types.ts';
+import { seededRandom } from '../../helpers/tiny-gguf.ts';
 
 /** Little-endian f16 bytes of an exactly representable value. */
 function f16(x: number): [number, number] {
@@ -152,5 +154,45 @@ describe('K-quants (256-element super-blocks)', () => {
     // y[195] : ql[67],   high 4 | 2<<4 = 36 → 4;   sc[12]=13  → 0.5*13*4    = 26
     // y[255] : ql[127],  high 7 | 3<<4 = 55 → 23;  sc[15]=-16 → 0.5*-16*23  = -184
     expect([0, 17, 37, 84, 127, 128, 195, 255].map((i) => out[i])).toEqual([-16, 31, -16.5, -3, -76, -144, 26, -184]);
+  });
+});
+
+describe('random blocks agree with the reference', () => {
+  /**
+   * Four blocks of seeded random bytes per type (scale fields forced to finite f16 values).
+   * Expected values come from llama.cpp's Python package `gguf` 0.19.0 (`gguf.quants.dequantize`)
+   * on the same bytes: every one of the 128 or 1024 values matched bit for bit when this test
+   * was written; here the sum and a few samples pin them.
+   */
+  const HALF_OFFSETS = { Q8_0: [0], Q4_0: [0], Q4_1: [0, 2], Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208] } as const;
+  const EXPECTED: Record<keyof typeof HALF_OFFSETS, { sum: number; at: [number, number][] }> = {
+    Q8_0: { sum: 229.45518493652344, at: [[0, 2.997894287109375], [37, 16.58056640625], [100, 26.1910400390625], [127, 3.081298828125]] },
+    Q4_0: { sum: 0.44195556640625, at: [[0, -0.212860107421875], [37, -0.080718994140625], [100, 0], [127, 0.06626129150390625]] },
+    Q4_1: { sum: 74.21734619140625, at: [[0, -0.3887939453125], [37, 0.109130859375], [100, 0.3458251953125], [127, 0.1331787109375]] },
+    Q4_K: { sum: -59278.3858795166, at: [[0, -52.46142578125], [37, -80.4820556640625], [100, -68.15753173828125], [255, -66.57586669921875], [511, -24.106201171875], [1000, 8.452606201171875]] },
+    Q5_K: { sum: 41378.54393005371, at: [[0, 26.37420654296875], [37, 97.240478515625], [100, 379.90423583984375], [255, 186.8630828857422], [511, 7.0076904296875], [1000, -0.5546112060546875]] },
+    Q6_K: { sum: -11815.063903808594, at: [[0, 6.29718017578125], [37, 13.546875], [100, -48.68408203125], [255, -30.1629638671875], [511, -275.238037109375], [1000, -207.6064453125]] },
+  };
+
+  it('Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K', () => {
+    const r = seededRandom(99);
+    for (const type of ['Q8_0', 'Q4_0', 'Q4_1', 'Q4_K', 'Q5_K', 'Q6_K'] as const) {
+      const { blockSize, typeSize } = BLOCK_LAYOUT[type];
+      const raw = new Uint8Array(4 * typeSize);
+      for (let i = 0; i < raw.length; i++) raw[i] = Math.floor(r() * 256);
+      for (let b = 0; b < 4; b++) {
+        for (const o of HALF_OFFSETS[type]) {
+          raw[b * typeSize + o] = Math.floor(r() * 256);
+          // exponent bits 0x20..0x3b: finite halves between ~2^-7 and ~2^7, either sign
+          raw[b * typeSize + o + 1] = (0x20 + Math.floor(r() * 0x1c)) | (r() < 0.5 ? 0x80 : 0);
+        }
+      }
+      const out = dequantize(type, raw, 4 * blockSize);
+      const want = EXPECTED[type];
+      let sum = 0;
+      for (const v of out) sum += v;
+      expect(sum, type).toBeCloseTo(want.sum, 6);
+      for (const [i, v] of want.at) expect(out[i], `${type}[${i}]`).toBe(Math.fround(v));
+    }
   });
 });
