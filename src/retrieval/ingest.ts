@@ -24,7 +24,8 @@ export interface IngestOptions extends DiscoverOptions {
 }
 
 export interface IngestProgress {
-  phase: 'load' | 'embed' | 'commit' | 'done';
+  /** `commit` is sent just before a commit starts, `committed` right after it. */
+  phase: 'load' | 'embed' | 'commit' | 'committed' | 'done';
   docsDone: number;
   docsTotal: number;
   passagesDone: number;
@@ -184,7 +185,7 @@ async function ingestSources(
       progress('commit');
       generation = corpus.commit(writes, i >= plans.length ? removed : []);
       docsDone += group.length;
-      progress('commit');
+      progress('committed');
     }
     if (!plans.length && removed.length) generation = corpus.commit([], removed);
     progress('done');

@@ -98,10 +98,10 @@ function makeProgress(json: boolean): { update: (p: IngestProgress) => void; sto
       stop: () => started && bar.stop(),
     };
   }
-  // Not a terminal (CI, pipes, the crash test): one plain line per commit.
+  // Not a terminal (CI, pipes, the crash test): one plain line per embedding batch and per commit.
   return {
     update: (p) => {
-      if (p.phase === 'commit' || (p.phase === 'embed' && p.passagesDone === 0)) {
+      if (p.phase !== 'load' && p.phase !== 'done') {
         console.error(`ingest: ${p.phase} ${p.passagesDone}/${p.passagesTotal} passages, ${p.docsDone}/${p.docsTotal} docs, generation ${p.generation ?? 0}`);
       }
     },
