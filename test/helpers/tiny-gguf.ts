@@ -97,7 +97,14 @@ export function writeTinyLlamaGguf(file: string, opts: TinyGgufOptions = {}): Ti
   const withMerges = opts.merges ?? true;
   const tokens = tinyTokens(withMerges);
   const V = tokens.length;
-  const types = { embedding: 'Q8_0', attention: 'F16', ffn: 'Q4_1', output: 'Q8_0', norm: 'F32', ...opts.types } as const;
+  const types = {
+    embedding: 'Q8_0',
+    attention: 'F16',
+    ffn: 'Q4_1',
+    output: 'Q8_0',
+    norm: 'F32',
+    ...opts.types,
+  } as const;
   const rand = seededRandom(opts.seed ?? 1);
   const gauss = (): number => {
     const u = 1 - rand();
@@ -105,7 +112,13 @@ export function writeTinyLlamaGguf(file: string, opts: TinyGgufOptions = {}): Ti
   };
   const tensors: GgufWriteTensor[] = [];
   // A weight [out, in] is stored with ne = [in, out]; std 1/sqrt(in) keeps activations O(1).
-  const weight = (name: string, inDim: number, outDim: number, type: QuantizableType, std = 1 / Math.sqrt(inDim)): void => {
+  const weight = (
+    name: string,
+    inDim: number,
+    outDim: number,
+    type: QuantizableType,
+    std = 1 / Math.sqrt(inDim),
+  ): void => {
     const values = new Float32Array(inDim * outDim);
     for (let i = 0; i < values.length; i++) values[i] = gauss() * std;
     tensors.push({ name, ne: [inDim, outDim], type, values });
@@ -151,11 +164,19 @@ export function writeTinyLlamaGguf(file: string, opts: TinyGgufOptions = {}): Ti
     [`${arch}.attention.layer_norm_rms_epsilon`]: f32(1e-5),
     [`${arch}.vocab_size`]: V,
     [`${arch}.rope.dimension_count`]: hd,
-    ...(opts.ropeLinearScale ? { [`${arch}.rope.scaling.type`]: 'linear', [`${arch}.rope.scaling.factor`]: f32(opts.ropeLinearScale) } : {}),
+    ...(opts.ropeLinearScale
+      ? {
+          [`${arch}.rope.scaling.type`]: 'linear',
+          [`${arch}.rope.scaling.factor`]: f32(opts.ropeLinearScale),
+        }
+      : {}),
     'tokenizer.ggml.model': 'gpt2',
     'tokenizer.ggml.pre': opts.pre ?? 'smollm',
     'tokenizer.ggml.tokens': tokens,
-    'tokenizer.ggml.token_type': { type: 'INT32', value: tokens.map((_, id) => (id < TINY_SPECIAL_TOKENS.length ? 3 : 1)) },
+    'tokenizer.ggml.token_type': {
+      type: 'INT32',
+      value: tokens.map((_, id) => (id < TINY_SPECIAL_TOKENS.length ? 3 : 1)),
+    },
     'tokenizer.ggml.merges': { type: 'STRING', value: withMerges ? TINY_MERGES : [] },
     'tokenizer.ggml.bos_token_id': 1,
     'tokenizer.ggml.eos_token_id': 2,
@@ -180,7 +201,9 @@ export function writeTinyLlamaGguf(file: string, opts: TinyGgufOptions = {}): Ti
     contextLength: ctx,
     rmsNormEps: Math.fround(1e-5),
     ropeTheta: theta,
-    ...(opts.ropeLinearScale ? { ropeScaling: { type: 'linear' as const, factor: opts.ropeLinearScale } } : {}),
+    ...(opts.ropeLinearScale
+      ? { ropeScaling: { type: 'linear' as const, factor: opts.ropeLinearScale } }
+      : {}),
     tiedEmbeddings: tied,
     qkvBias: arch === 'qwen2',
   };

@@ -11,7 +11,8 @@ import { dequantQ4K, dequantQ5K, dequantQ6K } from './kquants.ts';
 /** Dequantise `count` elements of type `type` from `raw`. */
 export function dequantize(type: GgmlType, raw: Uint8Array, count: number): Float32Array {
   const need = tensorByteSize(type, count);
-  if (raw.byteLength < need) throw new Error(`${type} data holds ${raw.byteLength} bytes, ${need} needed for ${count} elements`);
+  if (raw.byteLength < need)
+    throw new Error(`${type} data holds ${raw.byteLength} bytes, ${need} needed for ${count} elements`);
   const out = new Float32Array(count);
   switch (type) {
     case 'F32':
@@ -103,7 +104,8 @@ export interface Q4Blocks {
 }
 
 export function q4BlockFields(t: RawTensor): Q4Blocks {
-  if (t.type !== 'Q4_0' && t.type !== 'Q4_1') throw new Error(`q4BlockFields: ${t.name} is ${t.type}, not Q4_0/Q4_1`);
+  if (t.type !== 'Q4_0' && t.type !== 'Q4_1')
+    throw new Error(`q4BlockFields: ${t.name} is ${t.type}, not Q4_0/Q4_1`);
   const count = elementCount(t.ne);
   const blocks = count / 32;
   const { typeSize } = BLOCK_LAYOUT[t.type];

@@ -30,9 +30,29 @@ export const GGML_TYPE_ID_OF: Readonly<Record<GgmlType, number>> = Object.fromEn
 
 /** Names of ggml types we do not handle, so errors can say what the file contains. */
 const OTHER_TYPE_NAMES: Readonly<Record<number, string>> = {
-  6: 'Q5_0', 7: 'Q5_1', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS',
-  18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16',
-  26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
 };
 
 /** Super-block size of the K-quants. */
@@ -65,6 +85,9 @@ export function ggmlTypeName(id: number): string {
 /** Bytes a tensor of `count` elements occupies. Throws if count is not a whole number of blocks. */
 export function tensorByteSize(type: GgmlType, count: number): number {
   const { blockSize, typeSize } = BLOCK_LAYOUT[type];
-  if (count % blockSize !== 0) throw new Error(`${type} tensor of ${count} elements is not a whole number of ${blockSize}-element blocks`);
+  if (count % blockSize !== 0)
+    throw new Error(
+      `${type} tensor of ${count} elements is not a whole number of ${blockSize}-element blocks`,
+    );
   return (count / blockSize) * typeSize;
 }

@@ -35,7 +35,10 @@ export function dequantQ4K(raw: Uint8Array, out: Float32Array): void {
     for (let c = 0; c < 4; c++) {
       const [sc1, m1] = scaleMinK4(2 * c, raw, o + 4);
       const [sc2, m2] = scaleMinK4(2 * c + 1, raw, o + 4);
-      const d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
+      const d1 = d * sc1,
+        mm1 = dmin * m1,
+        d2 = d * sc2,
+        mm2 = dmin * m2;
       const q = qs + 32 * c;
       for (let l = 0; l < 32; l++) out[y + l] = d1 * (raw[q + l]! & 0x0f) - mm1;
       for (let l = 0; l < 32; l++) out[y + 32 + l] = d2 * (raw[q + l]! >> 4) - mm2;
@@ -62,11 +65,17 @@ export function dequantQ5K(raw: Uint8Array, out: Float32Array): void {
     for (let c = 0; c < 4; c++) {
       const [sc1, m1] = scaleMinK4(2 * c, raw, o + 4);
       const [sc2, m2] = scaleMinK4(2 * c + 1, raw, o + 4);
-      const d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-      const u1 = 1 << (2 * c), u2 = 2 << (2 * c);
+      const d1 = d * sc1,
+        mm1 = dmin * m1,
+        d2 = d * sc2,
+        mm2 = dmin * m2;
+      const u1 = 1 << (2 * c),
+        u2 = 2 << (2 * c);
       const q = qs + 32 * c;
-      for (let l = 0; l < 32; l++) out[y + l] = d1 * ((raw[q + l]! & 0x0f) + (raw[qh + l]! & u1 ? 16 : 0)) - mm1;
-      for (let l = 0; l < 32; l++) out[y + 32 + l] = d2 * ((raw[q + l]! >> 4) + (raw[qh + l]! & u2 ? 16 : 0)) - mm2;
+      for (let l = 0; l < 32; l++)
+        out[y + l] = d1 * ((raw[q + l]! & 0x0f) + (raw[qh + l]! & u1 ? 16 : 0)) - mm1;
+      for (let l = 0; l < 32; l++)
+        out[y + 32 + l] = d2 * ((raw[q + l]! >> 4) + (raw[qh + l]! & u2 ? 16 : 0)) - mm2;
       y += 64;
     }
   }

@@ -39,7 +39,8 @@ export interface GgufFile {
 }
 
 const MAGIC = 'GGUF';
-const HINT_REDOWNLOAD = 'the file is incomplete; fetch or convert it again (npx ragspec setup, or point --model at a complete .gguf file)';
+const HINT_REDOWNLOAD =
+  'the file is incomplete; fetch or convert it again (npx ragspec setup, or point --model at a complete .gguf file)';
 
 /** Parse the header and tensor directory of a GGUF file. Reads no tensor data. */
 export async function openGguf(file: string): Promise<GgufFile> {
@@ -47,7 +48,11 @@ export async function openGguf(file: string): Promise<GgufFile> {
   try {
     fileSize = fs.statSync(file).size;
   } catch {
-    throw new BadFileError(file, 'file not found', 'check the path, or run npx ragspec setup for the default model');
+    throw new BadFileError(
+      file,
+      'file not found',
+      'check the path, or run npx ragspec setup for the default model',
+    );
   }
   checkMagic(file, fileSize);
 
@@ -58,15 +63,26 @@ export async function openGguf(file: string): Promise<GgufFile> {
     parsed = await gguf(file, { allowLocalFile: true });
   } catch (err) {
     const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
-    throw new BadFileError(file, `unreadable GGUF header (${why})`, 'the file is truncated or corrupt; fetch or convert it again, or use a .gguf file written by llama.cpp tools');
+    throw new BadFileError(
+      file,
+      `unreadable GGUF header (${why})`,
+      'the file is truncated or corrupt; fetch or convert it again, or use a .gguf file written by llama.cpp tools',
+    );
   }
   // The parser reads zeros past the end of the file, so a cut header shows up only as a
   // directory that ends beyond the file.
-  if (parsed.tensorInfoByteRange[1] > fileSize || (parsed.tensorInfos.length > 0 && Number(parsed.tensorDataOffset) > fileSize)) {
+  if (
+    parsed.tensorInfoByteRange[1] > fileSize ||
+    (parsed.tensorInfos.length > 0 && Number(parsed.tensorDataOffset) > fileSize)
+  ) {
     throw truncatedHeader(file, fileSize);
   }
   if (parsed.littleEndian === false) {
-    throw new BadFileError(file, 'big-endian GGUF files are not supported', 'convert the model to a little-endian GGUF');
+    throw new BadFileError(
+      file,
+      'big-endian GGUF files are not supported',
+      'convert the model to a little-endian GGUF',
+    );
   }
 
   const tensorDataOffset = Number(parsed.tensorDataOffset);
@@ -79,25 +95,52 @@ export async function openGguf(file: string): Promise<GgufFile> {
       const { blockSize, typeSize } = BLOCK_LAYOUT[type];
       const n = elementCount(ne);
       if (n % blockSize !== 0) {
-        throw new BadFileError(file, `tensor ${t.name} has ${n} elements, not a whole number of ${type} blocks of ${blockSize}`, 'the file is corrupt');
+        throw new BadFileError(
+          file,
+          `tensor ${t.name} has ${n} elements, not a whole number of ${type} blocks of ${blockSize}`,
+          'the file is corrupt',
+        );
       }
       byteSize = (n / blockSize) * typeSize;
     }
-    return { name: t.name, ne, typeId, typeName: ggmlTypeName(typeId), type, fileOffset: tensorDataOffset + Number(t.offset), byteSize };
+    return {
+      name: t.name,
+      ne,
+      typeId,
+      typeName: ggmlTypeName(typeId),
+      type,
+      fileOffset: tensorDataOffset + Number(t.offset),
+      byteSize,
+    };
   });
 
   for (const t of tensors) {
     const end = t.fileOffset + (t.byteSize ?? 0);
     if (end > fileSize || t.fileOffset > fileSize) {
-      throw new BadFileError(file, `truncated GGUF: tensor ${t.name} ends at byte ${end} but the file has only ${fileSize} bytes`, HINT_REDOWNLOAD);
+      throw new BadFileError(
+        file,
+        `truncated GGUF: tensor ${t.name} ends at byte ${end} but the file has only ${fileSize} bytes`,
+        HINT_REDOWNLOAD,
+      );
     }
   }
 
-  return { path: file, version: Number(parsed.metadata.version), metadata: parsed.metadata as unknown as GgufMetadata, tensors, tensorDataOffset, fileSize };
+  return {
+    path: file,
+    version: Number(parsed.metadata.version),
+    metadata: parsed.metadata as unknown as GgufMetadata,
+    tensors,
+    tensorDataOffset,
+    fileSize,
+  };
 }
 
 function truncatedHeader(file: string, fileSize: number): BadFileError {
-  return new BadFileError(file, `truncated GGUF: the header ends past the end of the file (${fileSize} bytes)`, HINT_REDOWNLOAD);
+  return new BadFileError(
+    file,
+    `truncated GGUF: the header ends past the end of the file (${fileSize} bytes)`,
+    HINT_REDOWNLOAD,
+  );
 }
 
 function checkMagic(file: string, fileSize: number): void {
@@ -110,8 +153,13 @@ function checkMagic(file: string, fileSize: number): void {
     fs.closeSync(fd);
   }
   if (n < 4 || head.toString('latin1') !== MAGIC) {
-    const what = fileSize === 0 ? 'empty file' : 'not a GGUF file (it does not start with the GGUF magic bytes)';
-    throw new BadFileError(file, what, 'pass a .gguf model file (llama.cpp format), e.g. the one npx ragspec setup extracts');
+    const what =
+      fileSize === 0 ? 'empty file' : 'not a GGUF file (it does not start with the GGUF magic bytes)';
+    throw new BadFileError(
+      file,
+      what,
+      'pass a .gguf model file (llama.cpp format), e.g. the one npx ragspec setup extracts',
+    );
   }
 }
 
@@ -129,14 +177,16 @@ export function assertSupportedTypes(g: GgufFile): void {
 
 /** Read one tensor's bytes from disk. */
 export function readTensorBytes(g: GgufFile, t: GgufTensorInfo): Uint8Array {
-  if (t.byteSize === null) throw new BadFileError(g.path, `tensor ${t.name} has unsupported type ${t.typeName}`);
+  if (t.byteSize === null)
+    throw new BadFileError(g.path, `tensor ${t.name} has unsupported type ${t.typeName}`);
   const buf = new Uint8Array(t.byteSize);
   const fd = fs.openSync(g.path, 'r');
   try {
     let done = 0;
     while (done < t.byteSize) {
       const n = fs.readSync(fd, buf, done, t.byteSize - done, t.fileOffset + done);
-      if (n === 0) throw new BadFileError(g.path, `truncated GGUF: tensor ${t.name} data ends early`, HINT_REDOWNLOAD);
+      if (n === 0)
+        throw new BadFileError(g.path, `truncated GGUF: tensor ${t.name} data ends early`, HINT_REDOWNLOAD);
       done += n;
     }
   } finally {
@@ -151,12 +201,21 @@ export function readTensorBytes(g: GgufFile, t: GgufTensorInfo): Uint8Array {
  */
 export async function loadWeights(file: string): Promise<WeightSource & { readonly gguf: GgufFile }> {
   const g = await openGguf(file);
-  const config = configFromGguf(g.metadata, g.tensors.map((t) => t.name), file);
+  const config = configFromGguf(
+    g.metadata,
+    g.tensors.map((t) => t.name),
+    file,
+  );
   assertSupportedTypes(g);
   const byName = new Map(g.tensors.map((t) => [t.name, t]));
   const info = (name: string): GgufTensorInfo => {
     const t = byName.get(name);
-    if (!t) throw new BadFileError(file, `tensor ${name} is missing`, 'the file is not a complete model of its declared architecture');
+    if (!t)
+      throw new BadFileError(
+        file,
+        `tensor ${name} is missing`,
+        'the file is not a complete model of its declared architecture',
+      );
     return t;
   };
   const raw = (name: string): RawTensor => {

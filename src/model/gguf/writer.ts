@@ -11,8 +11,19 @@ export const GGUF_ALIGNMENT = 32;
 
 /** GGUF scalar value types (gguf_type). */
 export const GgufValueType = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
-  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 type ScalarTypeName = Exclude<keyof typeof GgufValueType, 'ARRAY'>;
 
@@ -29,7 +40,10 @@ export type GgufWriteValue =
   | bigint
   | readonly string[]
   | readonly number[]
-  | { type: ScalarTypeName; value: number | bigint | boolean | string | readonly (number | bigint | boolean | string)[] };
+  | {
+      type: ScalarTypeName;
+      value: number | bigint | boolean | string | readonly (number | bigint | boolean | string)[];
+    };
 
 export interface GgufWriteTensor {
   name: string;
@@ -51,7 +65,10 @@ export interface GgufWriteSpec {
 /** Serialise a GGUF file into memory. */
 export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
   const w = new ByteWriter();
-  const metadata: Record<string, GgufWriteValue> = { ...spec.metadata, 'general.alignment': { type: 'UINT32', value: GGUF_ALIGNMENT } };
+  const metadata: Record<string, GgufWriteValue> = {
+    ...spec.metadata,
+    'general.alignment': { type: 'UINT32', value: GGUF_ALIGNMENT },
+  };
   const datas = spec.tensors.map(tensorBytes);
 
   w.bytes(new TextEncoder().encode('GGUF'));
@@ -92,7 +109,8 @@ function tensorBytes(t: GgufWriteTensor): Uint8Array {
   if (t.raw) return t.raw;
   if (!t.values) throw new Error(`tensor ${t.name}: give values or raw`);
   const count = t.ne.reduce((a, b) => a * b, 1);
-  if (t.values.length !== count) throw new Error(`tensor ${t.name}: ${t.values.length} values for ne [${t.ne}]`);
+  if (t.values.length !== count)
+    throw new Error(`tensor ${t.name}: ${t.values.length} values for ne [${t.ne}]`);
   if (typeof t.type === 'number' || !['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1'].includes(t.type)) {
     throw new Error(`tensor ${t.name}: the writer cannot quantise to ${t.type}; pass raw bytes`);
   }
@@ -110,7 +128,11 @@ function inferScalar(v: number | bigint | boolean | string): ScalarTypeName {
 function writeValue(w: ByteWriter, value: GgufWriteValue): void {
   if (Array.isArray(value)) {
     const arr = value as readonly (string | number)[];
-    const sub: ScalarTypeName = arr.every((x) => typeof x === 'string') ? 'STRING' : arr.every((x) => Number.isInteger(x)) ? 'INT32' : 'FLOAT32';
+    const sub: ScalarTypeName = arr.every((x) => typeof x === 'string')
+      ? 'STRING'
+      : arr.every((x) => Number.isInteger(x))
+        ? 'INT32'
+        : 'FLOAT32';
     writeArray(w, sub, arr);
     return;
   }
@@ -128,7 +150,11 @@ function writeValue(w: ByteWriter, value: GgufWriteValue): void {
   writeScalar(w, t, v);
 }
 
-function writeArray(w: ByteWriter, sub: ScalarTypeName, arr: readonly (number | bigint | boolean | string)[]): void {
+function writeArray(
+  w: ByteWriter,
+  sub: ScalarTypeName,
+  arr: readonly (number | bigint | boolean | string)[],
+): void {
   w.u32(GgufValueType.ARRAY);
   w.u32(GgufValueType[sub]);
   w.u64(BigInt(arr.length));
@@ -137,18 +163,30 @@ function writeArray(w: ByteWriter, sub: ScalarTypeName, arr: readonly (number | 
 
 function writeScalar(w: ByteWriter, t: ScalarTypeName, v: number | bigint | boolean | string): void {
   switch (t) {
-    case 'STRING': return w.string(String(v));
-    case 'BOOL': return w.u8(v ? 1 : 0);
-    case 'UINT8': return w.u8(Number(v));
-    case 'INT8': return w.u8(Number(v) & 0xff);
-    case 'UINT16': return w.num((dv, o) => dv.setUint16(o, Number(v), true), 2);
-    case 'INT16': return w.num((dv, o) => dv.setInt16(o, Number(v), true), 2);
-    case 'UINT32': return w.u32(Number(v));
-    case 'INT32': return w.num((dv, o) => dv.setInt32(o, Number(v), true), 4);
-    case 'FLOAT32': return w.num((dv, o) => dv.setFloat32(o, Number(v), true), 4);
-    case 'UINT64': return w.u64(BigInt(v as number | bigint));
-    case 'INT64': return w.num((dv, o) => dv.setBigInt64(o, BigInt(v as number | bigint), true), 8);
-    case 'FLOAT64': return w.num((dv, o) => dv.setFloat64(o, Number(v), true), 8);
+    case 'STRING':
+      return w.string(String(v));
+    case 'BOOL':
+      return w.u8(v ? 1 : 0);
+    case 'UINT8':
+      return w.u8(Number(v));
+    case 'INT8':
+      return w.u8(Number(v) & 0xff);
+    case 'UINT16':
+      return w.num((dv, o) => dv.setUint16(o, Number(v), true), 2);
+    case 'INT16':
+      return w.num((dv, o) => dv.setInt16(o, Number(v), true), 2);
+    case 'UINT32':
+      return w.u32(Number(v));
+    case 'INT32':
+      return w.num((dv, o) => dv.setInt32(o, Number(v), true), 4);
+    case 'FLOAT32':
+      return w.num((dv, o) => dv.setFloat32(o, Number(v), true), 4);
+    case 'UINT64':
+      return w.u64(BigInt(v as number | bigint));
+    case 'INT64':
+      return w.num((dv, o) => dv.setBigInt64(o, BigInt(v as number | bigint), true), 8);
+    case 'FLOAT64':
+      return w.num((dv, o) => dv.setFloat64(o, Number(v), true), 8);
   }
 }
 

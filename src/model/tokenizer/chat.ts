@@ -32,13 +32,19 @@ export class ChatTemplate {
     try {
       this.template = new Template(source);
     } catch (err) {
-      throw new RagspecError(`the model's chat template does not parse: ${firstLine(err)}`, { code: 'bad_chat_template', hint: 'use a GGUF with a valid tokenizer.chat_template' });
+      throw new RagspecError(`the model's chat template does not parse: ${firstLine(err)}`, {
+        code: 'bad_chat_template',
+        hint: 'use a GGUF with a valid tokenizer.chat_template',
+      });
     }
   }
 
   /** The template of a tokenizer (ChatML when the model has none). */
   static of(tok: TextTokenizer): ChatTemplate {
-    return new ChatTemplate(tok.chatTemplate ?? CHATML_TEMPLATE, { bosToken: tok.bosToken, eosToken: tok.eosToken });
+    return new ChatTemplate(tok.chatTemplate ?? CHATML_TEMPLATE, {
+      bosToken: tok.bosToken,
+      eosToken: tok.eosToken,
+    });
   }
 
   render(messages: readonly ChatMessage[], opts: ChatRenderOptions = {}): string {
@@ -52,13 +58,19 @@ export class ChatTemplate {
       });
     } catch (err) {
       // @huggingface/jinja provides raise_exception itself; its message names the template's complaint.
-      throw new RagspecError(`rendering the chat template failed: ${firstLine(err)}`, { code: 'bad_chat_template' });
+      throw new RagspecError(`rendering the chat template failed: ${firstLine(err)}`, {
+        code: 'bad_chat_template',
+      });
     }
   }
 }
 
 /** Render a conversation with a tokenizer's chat template. */
-export function renderChat(tok: TextTokenizer, messages: readonly ChatMessage[], opts: ChatRenderOptions = {}): string {
+export function renderChat(
+  tok: TextTokenizer,
+  messages: readonly ChatMessage[],
+  opts: ChatRenderOptions = {},
+): string {
   return ChatTemplate.of(tok).render(messages, opts);
 }
 

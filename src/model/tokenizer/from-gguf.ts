@@ -14,7 +14,6 @@ export { TokenType };
 
 type Json = Record<string, unknown>;
 
-
 /** What tokenizer.json cannot say but we need: special ids and the chat template. */
 export interface TokenizerSettings {
   kind: 'byte-level' | 'sentencepiece';
@@ -34,13 +33,26 @@ export interface GgufTokenizer {
 }
 
 /** Tokens that end a turn in the chat formats we know (llama.cpp detects the same by text). */
-const END_TOKEN_TEXTS = ['<|im_end|>', '<|endoftext|>', '<|eot_id|>', '<|eom_id|>', '<|end_of_text|>', '<|end|>', '<end_of_turn>', '</s>'];
+const END_TOKEN_TEXTS = [
+  '<|im_end|>',
+  '<|endoftext|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|end_of_text|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '</s>',
+];
 
 export function tokenizerFromGguf(metadata: Record<string, MetadataValue>, file = '<gguf>'): GgufTokenizer {
   const model = metadata['tokenizer.ggml.model'];
   const tokens = metadata['tokenizer.ggml.tokens'];
   if (typeof model !== 'string' || !Array.isArray(tokens)) {
-    throw new BadFileError(file, 'the GGUF has no tokenizer (tokenizer.ggml.model / tokenizer.ggml.tokens missing)', 'use a GGUF that embeds its tokenizer, as llama.cpp conversions do');
+    throw new BadFileError(
+      file,
+      'the GGUF has no tokenizer (tokenizer.ggml.model / tokenizer.ggml.tokens missing)',
+      'use a GGUF that embeds its tokenizer, as llama.cpp conversions do',
+    );
   }
   const vocab = tokens.map(String);
   const types = numberArray(metadata['tokenizer.ggml.token_type']) ?? vocab.map(() => TokenType.NORMAL);
@@ -60,7 +72,11 @@ export function tokenizerFromGguf(metadata: Record<string, MetadataValue>, file 
     const pre = String(metadata['tokenizer.ggml.pre'] ?? 'default');
     const spec = preTokenizerFor(pre);
     if (!spec) {
-      throw new BadFileError(file, `unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre)`, `supported: ${SUPPORTED_PRE_TOKENIZERS.join(', ')}`);
+      throw new BadFileError(
+        file,
+        `unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre)`,
+        `supported: ${SUPPORTED_PRE_TOKENIZERS.join(', ')}`,
+      );
     }
     const merges = metadata['tokenizer.ggml.merges'];
     json = byteLevelJson(vocab, Array.isArray(merges) ? merges.map(String) : [], spec);
@@ -68,19 +84,29 @@ export function tokenizerFromGguf(metadata: Record<string, MetadataValue>, file 
     addBosDefault = spec.ignoreMerges; // llama.cpp: llama3-style vocabularies add BOS by default
   } else if (model === 'llama') {
     const scores = numberArray(metadata['tokenizer.ggml.scores']);
-    if (!scores) throw new BadFileError(file, 'SentencePiece vocabulary without tokenizer.ggml.scores', 'the file is incomplete');
+    if (!scores)
+      throw new BadFileError(
+        file,
+        'SentencePiece vocabulary without tokenizer.ggml.scores',
+        'the file is incomplete',
+      );
     const unk = id('unknown_token_id') ?? 0;
     json = sentencePieceJson(vocab, scores, types, vocab[unk] ?? '<unk>', flag('add_space_prefix', true));
     kind = 'sentencepiece';
     addBosDefault = true;
   } else {
-    throw new BadFileError(file, `unsupported tokenizer model '${model}'`, "ragspec reads 'gpt2' (byte-level BPE) and 'llama' (SentencePiece) vocabularies");
+    throw new BadFileError(
+      file,
+      `unsupported tokenizer model '${model}'`,
+      "ragspec reads 'gpt2' (byte-level BPE) and 'llama' (SentencePiece) vocabularies",
+    );
   }
 
   json.added_tokens = addedTokens(vocab, types);
   const bosId = id('bos_token_id');
   const eosId = id('eos_token_id');
-  if (eosId === null) throw new BadFileError(file, 'tokenizer.ggml.eos_token_id is missing', 'the file is incomplete');
+  if (eosId === null)
+    throw new BadFileError(file, 'tokenizer.ggml.eos_token_id is missing', 'the file is incomplete');
   const addBos = flag('add_bos_token', addBosDefault) && bosId !== null;
   const addEos = flag('add_eos_token', false);
   json.post_processor = postProcessor(vocab, addBos ? bosId : null, addEos ? eosId : null, kind);
@@ -122,7 +148,11 @@ function vocabObject(vocab: string[]): Record<string, number> {
   return out;
 }
 
-function byteLevelJson(vocab: string[], merges: string[], spec: ReturnType<typeof preTokenizerFor> & object): Json {
+function byteLevelJson(
+  vocab: string[],
+  merges: string[],
+  spec: ReturnType<typeof preTokenizerFor> & object,
+): Json {
   return {
     version: '1.0',
     truncation: null,
@@ -150,7 +180,13 @@ function byteLevelJson(vocab: string[], merges: string[], spec: ReturnType<typeo
   };
 }
 
-function sentencePieceJson(vocab: string[], scores: number[], types: number[], unk: string, addSpacePrefix: boolean): Json {
+function sentencePieceJson(
+  vocab: string[],
+  scores: number[],
+  types: number[],
+  unk: string,
+  addSpacePrefix: boolean,
+): Json {
   return {
     version: '1.0',
     truncation: null,
@@ -158,7 +194,12 @@ function sentencePieceJson(vocab: string[], scores: number[], types: number[], u
     added_tokens: [],
     normalizer: null,
     // Spaces become ▁ and the text gets one leading ▁ (only before the first special-free piece).
-    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: addSpacePrefix ? 'first' : 'never', split: false },
+    pre_tokenizer: {
+      type: 'Metaspace',
+      replacement: '▁',
+      prepend_scheme: addSpacePrefix ? 'first' : 'never',
+      split: false,
+    },
     post_processor: null,
     decoder: {
       type: 'Sequence',
@@ -190,18 +231,43 @@ function addedTokens(vocab: string[], types: number[]): Json[] {
   vocab.forEach((content, id) => {
     const t = types[id];
     if (t !== TokenType.CONTROL && t !== TokenType.USER_DEFINED) return;
-    out.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: t === TokenType.CONTROL });
+    out.push({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: t === TokenType.CONTROL,
+    });
   });
   return out;
 }
 
-function postProcessor(vocab: string[], bosId: number | null, eosId: number | null, kind: TokenizerSettings['kind']): Json | null {
+function postProcessor(
+  vocab: string[],
+  bosId: number | null,
+  eosId: number | null,
+  kind: TokenizerSettings['kind'],
+): Json | null {
   if (bosId === null && eosId === null) {
-    return kind === 'byte-level' ? { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true } : null;
+    return kind === 'byte-level'
+      ? { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }
+      : null;
   }
   const special = (i: number): Json => ({ SpecialToken: { id: vocab[i], type_id: 0 } });
-  const single: Json[] = [...(bosId !== null ? [special(bosId)] : []), { Sequence: { id: 'A', type_id: 0 } }, ...(eosId !== null ? [special(eosId)] : [])];
+  const single: Json[] = [
+    ...(bosId !== null ? [special(bosId)] : []),
+    { Sequence: { id: 'A', type_id: 0 } },
+    ...(eosId !== null ? [special(eosId)] : []),
+  ];
   const specialTokens: Json = {};
-  for (const i of [bosId, eosId]) if (i !== null) specialTokens[vocab[i]!] = { id: vocab[i], ids: [i], tokens: [vocab[i]] };
-  return { type: 'TemplateProcessing', single, pair: [...single, { Sequence: { id: 'B', type_id: 1 } }], special_tokens: specialTokens };
+  for (const i of [bosId, eosId])
+    if (i !== null) specialTokens[vocab[i]!] = { id: vocab[i], ids: [i], tokens: [vocab[i]] };
+  return {
+    type: 'TemplateProcessing',
+    single,
+    pair: [...single, { Sequence: { id: 'B', type_id: 1 } }],
+    special_tokens: specialTokens,
+  };
 }

@@ -1,6 +1,12 @@
 /** Tokenizer (from GGUF metadata or tokenizer.json) and chat template rendering. */
 export { TextTokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.ts';
-export { ChatTemplate, renderChat, CHATML_TEMPLATE, type ChatMessage, type ChatRenderOptions } from './chat.ts';
+export {
+  ChatTemplate,
+  renderChat,
+  CHATML_TEMPLATE,
+  type ChatMessage,
+  type ChatRenderOptions,
+} from './chat.ts';
 export { tokenizerFromGguf, type TokenizerSettings, type GgufTokenizer } from './from-gguf.ts';
 export { SUPPORTED_PRE_TOKENIZERS, preTokenizerFor } from './pre-tokenizers.ts';
 export { TokenType } from './token-types.ts';

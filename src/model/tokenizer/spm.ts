@@ -6,7 +6,11 @@
  */
 import { TokenType } from './token-types.ts';
 
-export function mergesFromScores(vocab: readonly string[], scores: readonly number[], types: readonly number[]): [string, string][] {
+export function mergesFromScores(
+  vocab: readonly string[],
+  scores: readonly number[],
+  types: readonly number[],
+): [string, string][] {
   const ids = new Map<string, number>();
   vocab.forEach((t, i) => {
     if (types[i] === TokenType.NORMAL || types[i] === undefined) if (!ids.has(t)) ids.set(t, i);

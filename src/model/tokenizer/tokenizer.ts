@@ -74,7 +74,10 @@ export class TextTokenizer {
     this.eosToken = this.idToTok[settings.eosId] ?? '';
     const missing = new Set<number>();
     for (let b = 0; b < 256; b++) {
-      const piece = this.kind === 'byte-level' ? BYTE_TO_CHAR[b]! : `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+      const piece =
+        this.kind === 'byte-level'
+          ? BYTE_TO_CHAR[b]!
+          : `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
       if (model.vocab[piece] === undefined) missing.add(b);
     }
     this.missingBytes = missing;
@@ -117,7 +120,10 @@ export class TextTokenizer {
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     if (ids.length === 0) return '';
-    return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
+    return this.tok.decode([...ids], {
+      skip_special_tokens: opts.skipSpecial ?? false,
+      clean_up_tokenization_spaces: false,
+    });
   }
 
   tokenToId(token: string): number | undefined {
@@ -146,7 +152,8 @@ export class TextTokenizer {
     if (b) return b;
     const t = this.idToTok[id] ?? '';
     if (this.special.has(id)) b = utf8.encode(t);
-    else if (this.kind === 'byte-level') b = Uint8Array.from(Array.from(t), (c) => CHAR_TO_BYTE.get(c) ?? 0x3f);
+    else if (this.kind === 'byte-level')
+      b = Uint8Array.from(Array.from(t), (c) => CHAR_TO_BYTE.get(c) ?? 0x3f);
     else if (/^<0x[0-9A-Fa-f]{2}>$/.test(t)) b = Uint8Array.of(parseInt(t.slice(3, 5), 16));
     else b = utf8.encode(t.replaceAll('▁', ' '));
     this.byteCache.set(id, b);
@@ -183,7 +190,11 @@ function readJson(file: string): Json {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON';
-    throw new BadFileError(file, why, 'point at a tokenizer.json written by ragspec convert or a Hugging Face export');
+    throw new BadFileError(
+      file,
+      why,
+      'point at a tokenizer.json written by ragspec convert or a Hugging Face export',
+    );
   }
 }
 
@@ -191,12 +202,22 @@ function settingsFromConfig(json: Json, cfg: Json, file: string): TokenizerSetti
   const added = json.added_tokens as { id: number; content: string }[];
   const vocab = (json.model as { vocab: Record<string, number> }).vocab;
   const idOf = (v: unknown): number | null => {
-    const content = typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as Json).content) : null;
+    const content =
+      typeof v === 'string'
+        ? v
+        : v && typeof v === 'object' && 'content' in v
+          ? String((v as Json).content)
+          : null;
     if (content === null) return null;
     return added.find((a) => a.content === content)?.id ?? vocab[content] ?? null;
   };
   const eosId = idOf(cfg.eos_token) ?? idOf('<|im_end|>') ?? idOf('</s>') ?? idOf('<|endoftext|>');
-  if (eosId === null) throw new BadFileError(file, 'cannot tell the end-of-sequence token', 'put a tokenizer_config.json with eos_token beside it');
+  if (eosId === null)
+    throw new BadFileError(
+      file,
+      'cannot tell the end-of-sequence token',
+      'put a tokenizer_config.json with eos_token beside it',
+    );
   const extra = Array.isArray(cfg.ragspec_eos_token_ids) ? (cfg.ragspec_eos_token_ids as number[]) : [];
   const model = json.model as Json;
   return {

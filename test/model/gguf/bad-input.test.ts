@@ -33,8 +33,12 @@ beforeAll(() => {
   files.empty = g('empty.gguf', '');
   files.mamba = writeTinyLlamaGguf(path.join(dir, 'mamba.gguf'), { architectureName: 'mamba' }).path;
   // IQ2_XXS (ggml type 16): 66-byte blocks of 256; Q2_K (type 10): 84-byte blocks of 256.
-  files.iq2 = writeTinyLlamaGguf(path.join(dir, 'iq2.gguf'), { extraTensors: [{ name: 'blk.0.extra.weight', ne: [256], type: 16, raw: new Uint8Array(66) }] }).path;
-  files.q2k = writeTinyLlamaGguf(path.join(dir, 'q2k.gguf'), { extraTensors: [{ name: 'blk.1.extra.weight', ne: [256], type: 10, raw: new Uint8Array(84) }] }).path;
+  files.iq2 = writeTinyLlamaGguf(path.join(dir, 'iq2.gguf'), {
+    extraTensors: [{ name: 'blk.0.extra.weight', ne: [256], type: 16, raw: new Uint8Array(66) }],
+  }).path;
+  files.q2k = writeTinyLlamaGguf(path.join(dir, 'q2k.gguf'), {
+    extraTensors: [{ name: 'blk.1.extra.weight', ne: [256], type: 10, raw: new Uint8Array(84) }],
+  }).path;
 });
 
 async function failure(fn: () => Promise<unknown>): Promise<BadFileError> {
@@ -53,13 +57,17 @@ async function failure(fn: () => Promise<unknown>): Promise<BadFileError> {
 describe('bad GGUF input (library)', () => {
   it('truncated tensor data', async () => {
     const e = await failure(() => loadWeights(files.truncatedData!));
-    expect(e.oneLine()).toMatch(/truncated-data\.gguf: truncated GGUF: tensor output_norm\.weight ends at byte \d+ but the file has only \d+ bytes — .*fetch or convert it again/);
+    expect(e.oneLine()).toMatch(
+      /truncated-data\.gguf: truncated GGUF: tensor output_norm\.weight ends at byte \d+ but the file has only \d+ bytes — .*fetch or convert it again/,
+    );
   });
 
   it('truncated header', async () => {
     for (const f of [files.truncatedHeader!, files.tiny!]) {
       const e = await failure(() => openGguf(f));
-      expect(e.oneLine()).toMatch(/\.gguf: truncated GGUF: the header ends past the end of the file \(\d+ bytes\) — /);
+      expect(e.oneLine()).toMatch(
+        /\.gguf: truncated GGUF: the header ends past the end of the file \(\d+ bytes\) — /,
+      );
     }
   });
 
@@ -69,25 +77,37 @@ describe('bad GGUF input (library)', () => {
     const cutData = path.join(dir, 'real-data.gguf');
     fs.writeFileSync(cutHeader, real.subarray(0, 1_000_000));
     fs.writeFileSync(cutData, real);
-    expect((await failure(() => loadWeights(cutHeader))).oneLine()).toMatch(/real-header\.gguf: truncated GGUF: the header ends/);
-    expect((await failure(() => loadWeights(cutData))).oneLine()).toMatch(/real-data\.gguf: truncated GGUF: tensor \S+ ends at byte/);
+    expect((await failure(() => loadWeights(cutHeader))).oneLine()).toMatch(
+      /real-header\.gguf: truncated GGUF: the header ends/,
+    );
+    expect((await failure(() => loadWeights(cutData))).oneLine()).toMatch(
+      /real-data\.gguf: truncated GGUF: tensor \S+ ends at byte/,
+    );
     expect((await failure(() => TextTokenizer.fromGguf(cutHeader))).oneLine()).toMatch(/truncated GGUF/);
   });
 
   it('not a GGUF file, an empty file, a missing file', async () => {
-    expect((await failure(() => loadWeights(files.text!))).oneLine()).toMatch(/notes\.gguf: not a GGUF file \(it does not start with the GGUF magic bytes\) — pass a \.gguf model file/);
+    expect((await failure(() => loadWeights(files.text!))).oneLine()).toMatch(
+      /notes\.gguf: not a GGUF file \(it does not start with the GGUF magic bytes\) — pass a \.gguf model file/,
+    );
     expect((await failure(() => loadWeights(files.empty!))).oneLine()).toMatch(/empty\.gguf: empty file — /);
-    expect((await failure(() => loadWeights(path.join(dir, 'nope.gguf')))).oneLine()).toMatch(/nope\.gguf: file not found — /);
+    expect((await failure(() => loadWeights(path.join(dir, 'nope.gguf')))).oneLine()).toMatch(
+      /nope\.gguf: file not found — /,
+    );
   });
 
   it('unsupported architecture names the supported ones', async () => {
     const e = await failure(() => loadWeights(files.mamba!));
-    expect(e.oneLine()).toMatch(/mamba\.gguf: unsupported architecture 'mamba' — ragspec runs llama and qwen2 GGUF models/);
+    expect(e.oneLine()).toMatch(
+      /mamba\.gguf: unsupported architecture 'mamba' — ragspec runs llama and qwen2 GGUF models/,
+    );
   });
 
   it('unsupported quant type names the type and the supported list', async () => {
     const e1 = await failure(() => loadWeights(files.iq2!));
-    expect(e1.oneLine()).toMatch(/iq2\.gguf: tensor blk\.0\.extra\.weight uses quantisation type IQ2_XXS, which ragspec cannot read — supported types are F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K/);
+    expect(e1.oneLine()).toMatch(
+      /iq2\.gguf: tensor blk\.0\.extra\.weight uses quantisation type IQ2_XXS, which ragspec cannot read — supported types are F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K/,
+    );
     const e2 = await failure(() => loadWeights(files.q2k!));
     expect(e2.oneLine()).toMatch(/q2k\.gguf: tensor blk\.1\.extra\.weight uses quantisation type Q2_K/);
     // The tokenizer alone still loads: only the weights are unreadable.
@@ -104,13 +124,20 @@ describe('bad GGUF input (ragspec convert)', () => {
       [files.iq2!, /quantisation type IQ2_XXS/],
     ];
     for (const [file, problem] of cases) {
-      const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'ragspec.js'), 'convert', file, '--out', path.join(dir, 'out')], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, RAGSPEC_DEBUG: '' },
-      });
+      const r = spawnSync(
+        process.execPath,
+        [path.join(repoRoot, 'bin', 'ragspec.js'), 'convert', file, '--out', path.join(dir, 'out')],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, RAGSPEC_DEBUG: '' },
+        },
+      );
       expect(r.status, r.stderr).toBe(1);
-      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('npm warn'));
       expect(lines, r.stderr).toHaveLength(1);
       expect(lines[0]).toContain(path.basename(file));
       expect(lines[0]).toMatch(problem);

@@ -21,7 +21,9 @@ function randomValues(n: number, seed: number): Float32Array {
 
 /** Largest error a type may make on a 32-element block with range [min, max]. */
 function blockTolerance(type: QuantizableType, block: Float32Array): number {
-  let min = Infinity, max = -Infinity, amax = 0;
+  let min = Infinity,
+    max = -Infinity,
+    amax = 0;
   for (const x of block) {
     min = Math.min(min, x);
     max = Math.max(max, x);
@@ -29,13 +31,19 @@ function blockTolerance(type: QuantizableType, block: Float32Array): number {
   }
   // Half the step, plus the f16 rounding of the scale (and min) carried through the quants.
   switch (type) {
-    case 'F32': return 0;
-    case 'F16': return amax * 2 ** -11 + 6e-8;
-    case 'BF16': return amax * 2 ** -8;
-    case 'Q8_0': return (amax / 127) * 0.5 + amax * 2 ** -10;
+    case 'F32':
+      return 0;
+    case 'F16':
+      return amax * 2 ** -11 + 6e-8;
+    case 'BF16':
+      return amax * 2 ** -8;
+    case 'Q8_0':
+      return (amax / 127) * 0.5 + amax * 2 ** -10;
     // Q4_0 spans [-8d, 7d] with 8|d| = amax: the side opposite the extreme may clip by one step.
-    case 'Q4_0': return amax / 8 + amax * 2 ** -10 * 2;
-    case 'Q4_1': return ((max - min) / 15) * 0.5 + (max - min + Math.abs(min)) * 2 ** -10;
+    case 'Q4_0':
+      return amax / 8 + amax * 2 ** -10 * 2;
+    case 'Q4_1':
+      return ((max - min) / 15) * 0.5 + (max - min + Math.abs(min)) * 2 ** -10;
   }
 }
 
@@ -46,7 +54,11 @@ describe('GGUF writer round trip', () => {
     const values = randomValues(64 * 3, 42);
     const file = path.join(dir, `rt-${type}.gguf`);
     writeGguf(file, {
-      metadata: { 'general.architecture': 'llama', 'test.float': { type: 'FLOAT32', value: 0.5 }, 'test.list': ['a', 'b'] },
+      metadata: {
+        'general.architecture': 'llama',
+        'test.float': { type: 'FLOAT32', value: 0.5 },
+        'test.list': ['a', 'b'],
+      },
       tensors: [
         { name: 'a', ne: [32], type: 'F32', values: new Float32Array(32).fill(1) },
         { name: 'w', ne, type, values },
@@ -102,10 +114,20 @@ describe('tiny GGUF fixture', () => {
   });
 
   it('qwen2 with biases and a separate output head', async () => {
-    const tiny = writeTinyLlamaGguf(path.join(dir, 'tiny-qwen2.gguf'), { arch: 'qwen2', tied: false, seed: 5, ropeLinearScale: 2 });
+    const tiny = writeTinyLlamaGguf(path.join(dir, 'tiny-qwen2.gguf'), {
+      arch: 'qwen2',
+      tied: false,
+      seed: 5,
+      ropeLinearScale: 2,
+    });
     const w = await loadWeights(tiny.path);
     expect(w.config).toEqual(tiny.config);
-    expect(w.config).toMatchObject({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: false, ropeScaling: { type: 'linear', factor: 2 } });
+    expect(w.config).toMatchObject({
+      arch: 'qwen2',
+      qkvBias: true,
+      tiedEmbeddings: false,
+      ropeScaling: { type: 'linear', factor: 2 },
+    });
     expect(w.f32('blk.0.attn_k.bias').length).toBe(32);
     expect(w.raw('output.weight').type).toBe('Q8_0');
   });

@@ -16,13 +16,35 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 // ids 0..2 specials, 3..258 byte tokens <0x00>..<0xFF>, then pieces from 259.
 const PIECES: [string, number][] = [
-  ['▁', -50], ['h', -60], ['e', -61], ['l', -62], ['o', -63], ['w', -64], ['r', -65], ['d', -66],
-  ['▁h', -1], ['ll', -2], ['▁he', -3], ['llo', -4], ['▁hello', -5], ['▁w', -6], ['or', -7], ['▁wor', -8], ['ld', -9], ['▁world', -10],
+  ['▁', -50],
+  ['h', -60],
+  ['e', -61],
+  ['l', -62],
+  ['o', -63],
+  ['w', -64],
+  ['r', -65],
+  ['d', -66],
+  ['▁h', -1],
+  ['ll', -2],
+  ['▁he', -3],
+  ['llo', -4],
+  ['▁hello', -5],
+  ['▁w', -6],
+  ['or', -7],
+  ['▁wor', -8],
+  ['ld', -9],
+  ['▁world', -10],
 ];
 let tok: TextTokenizer;
 
 beforeAll(async () => {
-  const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), ...PIECES.map((p) => p[0])];
+  const tokens = [
+    '<unk>',
+    '<s>',
+    '</s>',
+    ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+    ...PIECES.map((p) => p[0]),
+  ];
   const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
   const scores = tokens.map((_, i) => (i < 259 ? 0 : PIECES[i - 259]![1]));
   const file = path.join(dir, 'spm.gguf');
@@ -36,7 +58,8 @@ beforeAll(async () => {
       'tokenizer.ggml.bos_token_id': 1,
       'tokenizer.ggml.eos_token_id': 2,
       'tokenizer.ggml.unknown_token_id': 0,
-      'tokenizer.chat_template': "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}",
+      'tokenizer.chat_template':
+        "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}",
     },
     tensors: [],
   });

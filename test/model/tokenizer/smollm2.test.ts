@@ -19,7 +19,10 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Text that does not spell out a special token (those encode as the special id by design). */
-const noSpecials = (s: string): boolean => !/<\||<repo_name>|<reponame>|<file_sep>|<filename>|<gh_stars>|<issue_|<jupyter_|<empty_output>|<commit_/.test(s);
+const noSpecials = (s: string): boolean =>
+  !/<\||<repo_name>|<reponame>|<file_sep>|<filename>|<gh_stars>|<issue_|<jupyter_|<empty_output>|<commit_/.test(
+    s,
+  );
 
 describe('SmolLM2 tokenizer from GGUF', () => {
   it('has the special ids the model card states', () => {
@@ -56,8 +59,14 @@ describe('SmolLM2 tokenizer from GGUF', () => {
     const golden: [string, number[]][] = [
       ['Hello, world!', [19556, 28, 905, 17]],
       ["I'm   here\n\n  ok", [57, 5248, 256, 1535, 8866, 10907]],
-      ['Ünïcödé — “quotes” €100', [142, 246, 94, 25972, 83, 7466, 84, 2756, 1841, 619, 385, 2346, 573, 24927, 33, 32, 32]],
-      ['npm install <package>@<version> --save-dev', [4413, 93, 3397, 2067, 18491, 46, 48, 44, 5903, 46, 3009, 7806, 29, 6301]],
+      [
+        'Ünïcödé — “quotes” €100',
+        [142, 246, 94, 25972, 83, 7466, 84, 2756, 1841, 619, 385, 2346, 573, 24927, 33, 32, 32],
+      ],
+      [
+        'npm install <package>@<version> --save-dev',
+        [4413, 93, 3397, 2067, 18491, 46, 48, 44, 5903, 46, 3009, 7806, 29, 6301],
+      ],
       ['x = [1, 2, 3]; // comment', [104, 446, 933, 33, 28, 216, 34, 28, 216, 35, 26695, 13241, 5189]],
     ];
     for (const [text, ids] of golden) expect(tok.encode(text), text).toEqual(ids);
@@ -74,7 +83,10 @@ describe('SmolLM2 tokenizer from GGUF', () => {
     // SmolLM2's byte-level vocabulary has no piece for these bytes: six rare C0 controls
     // (EOT, ACK, DC3, DC4, SYN, GS), 0xC0/0xC1/0xF5-0xFF which never occur in UTF-8, and
     // 0xF1/0xF2 which only lead code points of the unassigned planes 4-11.
-    const expected = [0x04, 0x06, 0x13, 0x14, 0x16, 0x1d, 0xc0, 0xc1, 0xf1, 0xf2, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff];
+    const expected = [
+      0x04, 0x06, 0x13, 0x14, 0x16, 0x1d, 0xc0, 0xc1, 0xf1, 0xf2, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb,
+      0xfc, 0xfd, 0xfe, 0xff,
+    ];
     expect([...tok.missingBytes].sort((a, b) => a - b)).toEqual(expected);
     expect(tok.canEncode('plain text, ünïcödé, 日本語, 🎉')).toBe(true);
     expect(tok.canEncode('a\u0004b')).toBe(false);
@@ -95,11 +107,20 @@ describe('SmolLM2 tokenizer from GGUF', () => {
     );
     // Assigned characters, whitespace runs, contractions, digits, emoji sequences: exact round trip.
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom(' ', '  ', '\n', '\t', "'s", '123', 'ÿ', '👩‍👩‍👧')), { maxLength: 12 }), (parts) => {
-        const s = parts.join('');
-        fc.pre(noSpecials(s) && tok.canEncode(s));
-        expect(tok.decode(tok.encode(s))).toBe(s);
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string({ unit: 'grapheme' }),
+            fc.constantFrom(' ', '  ', '\n', '\t', "'s", '123', 'ÿ', '👩‍👩‍👧'),
+          ),
+          { maxLength: 12 },
+        ),
+        (parts) => {
+          const s = parts.join('');
+          fc.pre(noSpecials(s) && tok.canEncode(s));
+          expect(tok.decode(tok.encode(s))).toBe(s);
+        },
+      ),
       { numRuns: 200, seed: 7 },
     );
   });
@@ -109,7 +130,16 @@ describe('SmolLM2 tokenizer from GGUF', () => {
     const ids = tok.encode(s);
     const bytes = Buffer.concat(ids.map((i) => tok.tokenBytes(i)));
     expect(bytes.toString('utf8')).toBe(s);
-    expect(ids.some((i) => { try { new TextDecoder('utf-8', { fatal: true }).decode(tok.tokenBytes(i)); return false; } catch { return true; } })).toBe(true);
+    expect(
+      ids.some((i) => {
+        try {
+          new TextDecoder('utf-8', { fatal: true }).decode(tok.tokenBytes(i));
+          return false;
+        } catch {
+          return true;
+        }
+      }),
+    ).toBe(true);
   });
 
   it('writes tokenizer.json + tokenizer_config.json that load back identically', () => {
@@ -130,7 +160,9 @@ describe('SmolLM2 chat template', () => {
       { role: 'system', content: 'You answer from the passages.' },
       { role: 'user', content: 'What is 2+2?' },
     ]);
-    expect(text).toBe('<|im_start|>system\nYou answer from the passages.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n');
+    expect(text).toBe(
+      '<|im_start|>system\nYou answer from the passages.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('inserts the default system prompt when none is given', () => {
@@ -151,6 +183,8 @@ describe('SmolLM2 chat template', () => {
       ],
       { addGenerationPrompt: false },
     );
-    expect(text).toBe('<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n');
+    expect(text).toBe(
+      '<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n',
+    );
   });
 });

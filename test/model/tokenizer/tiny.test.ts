@@ -49,9 +49,12 @@ describe('tiny GGUF tokenizer', () => {
   });
 
   it('renders its ChatML template', () => {
-    expect(renderChat(tok, [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }])).toBe(
-      '<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n',
-    );
+    expect(
+      renderChat(tok, [
+        { role: 'system', content: 's' },
+        { role: 'user', content: 'u' },
+      ]),
+    ).toBe('<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n');
   });
 
   it('supports the llama3, qwen2, gpt-2 and default pre-tokenizers, and refuses unknown ones', async () => {
@@ -67,12 +70,18 @@ describe('tiny GGUF tokenizer', () => {
       return t.encode(s).map((i) => t.idToToken(i)!);
     };
     expect(pieces('qwen2', '12345')).toEqual(['1', '2', '3', '4', '5']);
-    expect(tokenizerFromGguf({ ...g.metadata, 'tokenizer.ggml.pre': 'llama3' }, file).tokenizerJson.model).toMatchObject({ ignore_merges: true });
-    expect(() => tokenizerFromGguf({ ...g.metadata, 'tokenizer.ggml.pre': 'klingon' }, file)).toThrow(BadFileError);
+    expect(
+      tokenizerFromGguf({ ...g.metadata, 'tokenizer.ggml.pre': 'llama3' }, file).tokenizerJson.model,
+    ).toMatchObject({ ignore_merges: true });
+    expect(() => tokenizerFromGguf({ ...g.metadata, 'tokenizer.ggml.pre': 'klingon' }, file)).toThrow(
+      BadFileError,
+    );
     try {
       tokenizerFromGguf({ ...g.metadata, 'tokenizer.ggml.pre': 'klingon' }, file);
     } catch (err) {
-      expect((err as BadFileError).oneLine()).toMatch(/tiny\.gguf: unsupported pre-tokenizer 'klingon' .* supported: .*smollm/);
+      expect((err as BadFileError).oneLine()).toMatch(
+        /tiny\.gguf: unsupported pre-tokenizer 'klingon' .* supported: .*smollm/,
+      );
       expect((err as BadFileError).oneLine()).not.toContain('\n');
     }
   });
