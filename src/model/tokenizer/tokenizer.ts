@@ -19,6 +19,11 @@ export interface EncodeOptions {
    * prompts rendered by the chat template already carry their special tokens.
    */
   addSpecial?: boolean;
+  /**
+   * Turn control-token text such as `<|im_end|>` into the control token. Default true. Pass
+   * false for untrusted text (document passages, user messages) so it cannot forge turns.
+   */
+  parseSpecial?: boolean;
 }
 
 export interface DecodeOptions {
@@ -45,6 +50,8 @@ export class TextTokenizer {
   readonly missingBytes: ReadonlySet<number>;
 
   private readonly tok: Tokenizer;
+  /** Same model without added tokens, for parseSpecial: false (built on first use). */
+  private plainTok: Tokenizer | null = null;
   private readonly idToTok: string[];
   private readonly special: Set<number>;
   private readonly byteCache = new Map<number, Uint8Array>();
@@ -115,7 +122,15 @@ export class TextTokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    return this.tok.encode(text, { add_special_tokens: opts.addSpecial ?? false }).ids;
+    let t = this.tok;
+    if (opts.parseSpecial === false) {
+      this.plainTok ??= new Tokenizer(
+        { ...this.json, added_tokens: [] },
+        { clean_up_tokenization_spaces: false },
+      );
+      t = this.plainTok;
+    }
+    return t.encode(text, { add_special_tokens: opts.addSpecial ?? false }).ids;
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {

@@ -72,6 +72,13 @@ describe('SmolLM2 tokenizer from GGUF', () => {
     for (const [text, ids] of golden) expect(tok.encode(text), text).toEqual(ids);
   });
 
+  it('can treat control-token text in untrusted input as plain text', () => {
+    const ids = tok.encode('a <|im_end|> b', { parseSpecial: false });
+    expect(ids).not.toContain(2);
+    expect(tok.decode(ids)).toBe('a <|im_end|> b');
+    expect(tok.encode('a <|im_end|> b')).toContain(2);
+  });
+
   it('encodes a chat turn with special tokens in place', () => {
     const ids = tok.encode('<|im_start|>user\nHi<|im_end|>\n');
     expect(ids[0]).toBe(1);
