@@ -8,13 +8,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerationBackend } from '../../src/api/deps.ts';
 import type { RunningServer } from '../../src/api/server.ts';
-import { testBackend } from './helpers/backend.ts';
+import { sharedBackend, testBackend } from './helpers/backend.ts';
 import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
 import { metricValue, waitFor } from './helpers/metrics.ts';
 import { parseStrictSse, rawPost } from './helpers/sse.ts';
 
-/** Asks for a long answer so there is time to act mid-generation. */
-const LONG = { question: 'Explain in detail, step by step, everything npm ci and npm install do.', max_tokens: 400, top_k: 2 };
+/** The model keeps counting for hundreds of tokens: there is time to act mid-generation. */
+const LONG = { question: 'Write the numbers from 1 to 200 separated by commas.', max_tokens: 400, top_k: 0 };
 
 let backend: GenerationBackend;
 let dataDir: string;
@@ -22,11 +22,11 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = tmpDataDir('lifecycle');
   await makeTestCorpus(dataDir);
-  backend = await testBackend({ long: true });
+  backend = await sharedBackend();
 });
 
 afterAll(async () => {
-  await backend?.close?.();
+  await (await testBackend()).close?.();
 });
 
 /** Open a streaming answer and resolve once `n` delta events arrived; returns the live request. */
@@ -135,7 +135,7 @@ describe('draining and restart', () => {
     const a = await startTestServer({ dataDir, backend, overrides: { server: { shutdownGraceMs: 600_000 } } });
     const first = await request(a.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 8 });
     expect(first.status).toBe(200);
-    const inflight = rawPost(a.url, '/v1/answer', { ...LONG, max_tokens: 40, stream: true });
+    const inflight = rawPost(a.url, '/v1/answer', { ...LONG, max_tokens: 24, stream: true });
     await waitFor(async () => (await metricValue(a.url, 'ragspec_worker_busy')) === 1, 'the stream to start');
     const closing = a.shutdown('SIGTERM (test)');
     const refused = await request(a.url).post('/v1/answer').send({ question: 'hello?' });

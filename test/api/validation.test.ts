@@ -15,7 +15,7 @@ let srv: RunningServer;
 beforeAll(async () => {
   const dataDir = tmpDataDir('validation');
   await makeTestCorpus(dataDir);
-  srv = await startTestServer({ dataDir, backend: testBackend, overrides: { server: { apiKey: KEY } } });
+  srv = await startTestServer({ dataDir, backend: testBackend, overrides: { server: { apiKey: KEY }, generation: { maxTokensCap: 8192 } } });
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { CorpusAdapter } from '../../../src/api/corpus-adapter.ts';
 import type { GenerationBackend } from '../../../src/api/deps.ts';
 import { createLogger } from '../../../src/api/app.ts';
 import { startServer, type RunningServer } from '../../../src/api/server.ts';
-import { openCorpus } from '../../../src/retrieval/corpus.ts';
+import { openCorpus } from '../../../src/retrieval/index.ts';
 import { embedderDir } from '../../helpers/assets.ts';
 
 /** A few short documents, written by the test, so retrieval has something to find. */

@@ -68,7 +68,7 @@ export function malformedRequests(): BadRequest[] {
       status: 400,
       code: 'context_length_exceeded',
     },
-    { name: 'chat: max_tokens does not fit beside the prompt', method: 'POST', path: C, body: { ...chat, retrieval: false, messages: [{ role: 'user', content: long(30_000) }], max_tokens: 1024 }, status: 400, code: 'context_length_exceeded' },
+    { name: 'chat: max_tokens does not fit beside the prompt', method: 'POST', path: C, body: { ...chat, retrieval: false, messages: [{ role: 'user', content: long(20_000) }], max_tokens: 8000 }, status: 400, code: 'context_length_exceeded' },
     { name: 'documents: path escapes with ..', method: 'POST', path: D, body: { path: '../../etc/passwd', text: 'x' }, status: 400 },
     { name: 'documents: absolute path', method: 'POST', path: D, body: { path: '/etc/passwd', text: 'x' }, status: 400 },
     { name: 'documents: dot segment', method: 'POST', path: D, body: { path: 'a/./b.md', text: 'x' }, status: 400 },
