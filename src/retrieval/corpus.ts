@@ -35,6 +35,8 @@ export interface SearchResult {
   passages: ScoredPassage[];
   /** Set when `k` was clamped to the passages available. */
   notice?: string;
+  /** Milliseconds spent in each stage (0 for a stage the method skips). */
+  timings: { embedMs: number; denseMs: number; bm25Ms: number; fuseMs: number };
 }
 
 export interface CorpusStats {
@@ -140,22 +142,30 @@ export class Corpus implements Retriever {
       notice = `k=${k} is more than the ${available} passages${prefix ? ` under "${prefix}"` : ''}; returning ${available}`;
       k = available;
     }
-    if (k === 0) return { passages: [], notice };
+    const timings = { embedMs: 0, denseMs: 0, bm25Ms: 0, fuseMs: 0 };
+    if (k === 0) return { passages: [], notice, timings };
     const want = Math.max(k, CANDIDATES);
 
     let dense: Ranked[] = [];
     if (method !== 'bm25') {
+      let t = performance.now();
       const [qv] = await (await this.embedder()).embed([query]);
+      timings.embedMs = performance.now() - t;
+      t = performance.now();
       // Embedding awaited: take the index only now, so a commit in between is seen whole.
       const index = this.currentIndex();
       const hits = index.search(qv!, want, this.store.passageCount(), allowed ? (l) => allowed.has(l) : undefined);
       dense = hits.map((h) => ({ id: h.label, score: h.score }));
+      timings.denseMs = performance.now() - t;
     }
     let bm25: Ranked[] = [];
     if (method !== 'dense') {
+      const t = performance.now();
       const match = ftsQuery(query);
       if (match) bm25 = this.store.bm25(match, want, prefix);
+      timings.bm25Ms = performance.now() - t;
     }
+    const tFuse = performance.now();
     const fused = reciprocalRankFusion(dense, bm25);
     // Join with committed rows (drops labels another process has just removed), then cut to k.
     const rows = this.store.passages(fused.slice(0, k + 20).map((f) => f.id));
@@ -164,7 +174,8 @@ export class Corpus implements Retriever {
       const f = byId.get(p.id)!;
       return { ...p, scores: { dense: f.dense, bm25: f.bm25, fused: f.fused } };
     });
-    return { passages, notice };
+    timings.fuseMs = performance.now() - tFuse;
+    return { passages, notice, timings };
   }
 
   /** Ingests files and folders (see `IngestOptions`); unchanged documents are skipped by content hash. */
