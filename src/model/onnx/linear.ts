@@ -19,6 +19,8 @@ export interface LinearPart {
   bias?: string;
   /** New row r takes source row perm[r] (undoes llama.cpp's Q/K permutation). */
   perm?: Int32Array;
+  /** Multiply this part's rows (and bias) by a constant, e.g. attention's 1/sqrt(D) into Q. */
+  scale?: number;
 }
 
 const QBLOCK = 32;
@@ -57,16 +59,17 @@ export function linear(g: GraphBuilder, src: WeightSource, x: string, parts: Lin
 
 /** Rows of all parts, permuted, as one [N, K] matrix. */
 function concatRows(src: WeightSource, parts: LinearPart[], k: number): Float32Array {
-  const mats = parts.map((p) => ({ w: src.f32(p.weight), perm: p.perm }));
+  const mats = parts.map((p) => ({ w: src.f32(p.weight), perm: p.perm, scale: p.scale ?? 1 }));
   const n = mats.reduce((s, m) => s + m.w.length / k, 0);
-  if (mats.length === 1 && !mats[0]!.perm) return mats[0]!.w;
+  if (mats.length === 1 && !mats[0]!.perm && mats[0]!.scale === 1) return mats[0]!.w;
   const out = new Float32Array(n * k);
   let row = 0;
-  for (const { w, perm } of mats) {
+  for (const { w, perm, scale } of mats) {
     const rows = w.length / k;
     for (let r = 0; r < rows; r++) {
       const from = perm ? perm[r]! : r;
       out.set(w.subarray(from * k, (from + 1) * k), (row + r) * k);
+      if (scale !== 1) for (let i = (row + r) * k; i < (row + r + 1) * k; i++) out[i]! *= scale;
     }
     row += rows;
   }
@@ -77,7 +80,8 @@ function concatBias(src: WeightSource, parts: LinearPart[]): Float32Array {
   const chunks = parts.map((p) => {
     const rows = src.raw(p.weight).ne[1]!;
     const b = p.bias ? src.f32(p.bias) : new Float32Array(rows);
-    return p.perm ? Float32Array.from(p.perm, (i) => b[i]!) : b;
+    const sc = p.scale ?? 1;
+    return p.perm || sc !== 1 ? Float32Array.from(p.perm ?? b.keys(), (i) => b[i]! * sc) : b;
   });
   const out = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
   let o = 0;
@@ -101,14 +105,15 @@ function repackQ4(raws: RawTensor[], parts: LinearPart[], k: number, n: number) 
   parts.forEach((p, pi) => {
     const { d, m, q } = q4BlockFields(raws[pi]!);
     const rows = d.length / nb;
+    const sc = p.scale ?? 1;
     for (let r = 0; r < rows; r++) {
       const from = p.perm ? p.perm[r]! : r;
       const dst = row + r;
       for (let b = 0; b < nb; b++) {
         const sb = from * nb + b; // source block
         const db = dst * nb + b; // destination block
-        scales[db] = d[sb]!;
-        offsets[b * n + dst] = 8 * d[sb]! + m[sb]!;
+        scales[db] = d[sb]! * sc;
+        offsets[b * n + dst] = (8 * d[sb]! + m[sb]!) * sc;
         const qo = sb * QBLOCK;
         const po = db * (QBLOCK / 2);
         for (let i = 0; i < QBLOCK / 2; i++) packed[po + i] = q[qo + 2 * i]! | (q[qo + 2 * i + 1]! << 4);

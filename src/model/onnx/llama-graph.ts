@@ -25,6 +25,11 @@ export interface LlamaGraphOptions {
   mask: '4d' | '2d';
   /** Path of the external-data file; omit to keep every initializer inline. */
   externalData?: string;
+  /**
+   * Use onnxruntime's com.microsoft fused ops (RotaryEmbedding, SkipSimplifiedLayerNormalization);
+   * default true. false builds the same math from plain ai.onnx ops (for A/B and other runtimes).
+   */
+  fusedOps?: boolean;
   /** Called after each layer is written (done of total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -70,36 +75,68 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const additive = mask4d ?? additiveFrom2d(g, mask2d!, idsShape);
   const maskG = groups > 1 ? g.op('Tile', [additive, g.i64('reps', [1, 1, groups, 1])]) : additive;
 
-  // 3. RoPE tables from position_ids: cos/sin [B,S,1,D]; the Q copies carry 1/sqrt(D).
+  // 3. RoPE from position_ids. The 1/sqrt(D) attention scale is folded into the Q weights.
+  const fused = opts.fusedOps ?? true;
   const rope = ropeTables(cfg);
-  const angle = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.i64('axes', [-1])]), g.f32('inv_freq', rope.invFreq)]);
-  const cosH = g.op('Cos', [angle]); // [B,S,D/2]
-  const sinH = g.op('Sin', [angle]);
-  const axis2 = g.i64('axes', [2]);
-  const cos = g.op('Unsqueeze', [g.op('Concat', [cosH, cosH], { axis: -1 }), axis2]);
-  // rotate_half(x) = [-x2, x1], so x·cos + [x2, x1]·[-sin, sin] — no Neg per layer.
-  const sin = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinH]), sinH], { axis: -1 }), axis2]);
-  const kScale = rope.attentionFactor === 1 ? null : g.scalarF32('k_scale', rope.attentionFactor);
-  const qScale = g.scalarF32('q_scale', rope.attentionFactor / Math.sqrt(d));
-  const cosK = kScale ? g.op('Mul', [cos, kScale]) : cos;
-  const sinK = kScale ? g.op('Mul', [sin, kScale]) : sin;
-  const cosQ = g.op('Mul', [cos, qScale]);
-  const sinQ = g.op('Mul', [sin, qScale]);
-  const halfSplit = g.i64('split', [d / 2, d / 2]);
-  const applyRope = (x: string, c: string, s: string) => {
-    const [x1, x2] = g.opN('Split', [x, halfSplit], 2, { axis: -1 });
-    return g.op('Add', [g.op('Mul', [x, c]), g.op('Mul', [g.op('Concat', [x2!, x1!], { axis: -1 }), s])]);
-  };
+  const qScale = 1 / Math.sqrt(d);
+  let applyRope: (x: string) => string; // [B,H,S,D] → same
+  if (fused) {
+    // com.microsoft RotaryEmbedding over tables [maxPos, D/2] (cos/sin computed here in double).
+    const maxPos = cfg.contextLength;
+    const cosT = new Float32Array(maxPos * (d / 2));
+    const sinT = new Float32Array(maxPos * (d / 2));
+    for (let p = 0; p < maxPos; p++) {
+      for (let j = 0; j < d / 2; j++) {
+        const a = p * rope.invFreq[j]!;
+        cosT[p * (d / 2) + j] = Math.cos(a) * rope.attentionFactor;
+        sinT[p * (d / 2) + j] = Math.sin(a) * rope.attentionFactor;
+      }
+    }
+    const cosCache = g.init('rope.cos', 'float32', [maxPos, d / 2], cosT);
+    const sinCache = g.init('rope.sin', 'float32', [maxPos, d / 2], sinT);
+    applyRope = (x) => g.op('RotaryEmbedding', [x, pos, cosCache, sinCache], { interleaved: 0 }, { domain: 'com.microsoft' });
+  } else {
+    // cos/sin [B,1,S,D]; rotate_half(x) = [-x2, x1], so x·cos + [x2, x1]·[-sin, sin].
+    const angle = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.i64('axes', [-1])]), g.f32('inv_freq', rope.invFreq)]);
+    const af = rope.attentionFactor === 1 ? null : g.scalarF32('attention_factor', rope.attentionFactor);
+    const cosH = g.op('Cos', [angle]); // [B,S,D/2]
+    const sinH = g.op('Sin', [angle]);
+    const axis1 = g.i64('axes', [1]);
+    let cos = g.op('Unsqueeze', [g.op('Concat', [cosH, cosH], { axis: -1 }), axis1]);
+    let sin = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinH]), sinH], { axis: -1 }), axis1]);
+    if (af) {
+      cos = g.op('Mul', [cos, af]);
+      sin = g.op('Mul', [sin, af]);
+    }
+    const halfSplit = g.i64('split', [d / 2, d / 2]);
+    applyRope = (x) => {
+      const [x1, x2] = g.opN('Split', [x, halfSplit], 2, { axis: -1 });
+      return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('Concat', [x2!, x1!], { axis: -1 }), sin])]);
+    };
+  }
 
   // 4. Token embedding: the same [V,H] matrix feeds the tied output head.
   const embed = g.init('token_embd.weight', 'float32', [v, h], src.f32('token_embd.weight'));
   let x = g.op('Reshape', [g.op('Gather', [embed, ids]), shapeRows(h)]); // [B·S, H]
 
-  const rms = (input: string, weight: string) =>
-    g.op('SimplifiedLayerNormalization', [input, g.init(weight, 'float32', [h], src.f32(weight))], {
-      axis: -1,
-      epsilon: { float: cfg.rmsNormEps },
-    });
+  // RMSNorm with the pending residual add folded in: x ← x + delta; return norm(x).
+  let delta: string | null = null;
+  const norm = (weight: string): string => {
+    const gamma = g.init(weight, 'float32', [h], src.f32(weight));
+    const eps = { epsilon: { float: cfg.rmsNormEps } };
+    if (delta === null) return g.op('SimplifiedLayerNormalization', [x, gamma], { axis: -1, ...eps });
+    if (!fused) {
+      x = g.op('Add', [x, delta]);
+      delta = null;
+      return g.op('SimplifiedLayerNormalization', [x, gamma], { axis: -1, ...eps });
+    }
+    const y = g.name('skipnorm_o');
+    const sum = g.name('residual');
+    g.opN('SkipSimplifiedLayerNormalization', [delta, x, gamma], [y, '', '', sum], eps, { domain: 'com.microsoft' });
+    x = sum;
+    delta = null;
+    return y;
+  };
   const qPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hq, d) : undefined;
   const kPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hkv, d) : undefined;
   const qkvSplit = g.i64('split', [hq * d, hkv * d, hkv * d]);
@@ -109,42 +146,42 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   layers.forEach((l, i) => {
     const p = `blk.${l}`;
     // 5. Attention: fused q|k|v projection, RoPE, concat with the past.
-    const hn = rms(x, `${p}.attn_norm.weight`);
+    const hn = norm(`${p}.attn_norm.weight`);
     const qkvParts: LinearPart[] = [
-      { weight: `${p}.attn_q.weight`, bias: bias(l, 'q'), perm: qPerm },
+      { weight: `${p}.attn_q.weight`, bias: bias(l, 'q'), perm: qPerm, scale: qScale },
       { weight: `${p}.attn_k.weight`, bias: bias(l, 'k'), perm: kPerm },
       { weight: `${p}.attn_v.weight`, bias: bias(l, 'v') },
     ];
     const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`);
     const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
-    const qr = applyRope(g.op('Reshape', [q!, shapeQ]), cosQ, sinQ); // [B,S,Hq,D]
-    const kr = applyRope(g.op('Reshape', [k!, shapeKV]), cosK, sinK); // [B,S,Hkv,D]
-    const kT = g.op('Transpose', [kr], { perm: [0, 2, 1, 3] }); // [B,Hkv,S,D]
-    const vT = g.op('Transpose', [g.op('Reshape', [vv!, shapeKV])], { perm: [0, 2, 1, 3] });
+    const toHeads = (t: string, shape: string) => g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
+    const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
+    const kT = applyRope(toHeads(k!, shapeKV)); // [B,Hkv,S,D]
+    const vT = toHeads(vv!, shapeKV);
     const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
     const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
     g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
     g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
 
-    // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (scale is in cosQ/sinQ) + mask; softmax; · V.
-    const qG = g.op('Reshape', [g.op('Transpose', [qr], { perm: [0, 2, 1, 3] }), shapeGroupedQ]);
+    // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (1/sqrt(D) is in the Q weights) + mask; softmax; · V.
+    const qG = g.op('Reshape', [qr, shapeGroupedQ]);
     const scores = g.op('Add', [g.op('MatMul', [qG, g.op('Transpose', [presentK], { perm: [0, 1, 3, 2] })]), maskG]);
     const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]); // [B,Hkv,G·S,D]
     const ctxRows = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }), shapeRows(hq * d)]);
     const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`);
-    x = g.op('Add', [x, attnOut]);
+    delta = attnOut;
 
     // 7. SwiGLU MLP: down(silu(gate) * up), gate|up fused.
-    const hn2 = rms(x, `${p}.ffn_norm.weight`);
+    const hn2 = norm(`${p}.ffn_norm.weight`);
     const gu = linear(g, src, hn2, [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }], opts.weights, `${p}.ffn_gate_up`);
     const [gate, up] = g.opN('Split', [gu, ffSplit], 2, { axis: 1 });
     const act = g.op('Mul', [g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]), up!]);
-    x = g.op('Add', [x, linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`)]);
+    delta = linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`);
     opts.onProgress?.(i + 1, layers.length);
   });
 
   // 8. Final norm and output head (tied: Gemm against the embedding, transB).
-  const xn = rms(x, 'output_norm.weight');
+  const xn = norm('output_norm.weight');
   const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
   // Tied head: Gemm against the embedding initializer itself (no second copy). Q8_0 heads stay
   // fp32 in the int4 variant too: 8-bit MatMulNBits has no fast CPU kernel (measured 10× slower).

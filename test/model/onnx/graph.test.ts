@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxCausalLM } from '../../../src/model/onnx/causal-lm.ts';
 import { buildLlamaGraph } from '../../../src/model/onnx/llama-graph.ts';
-import { causalMask, type LlamaConfig } from '../../../src/model/types.ts';
+import type { LlamaConfig } from '../../../src/model/types.ts';
 import { randomWeights, referenceForward, tinyConfig } from './random-weights.ts';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -11,9 +11,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function load(cfg: LlamaConfig, quant: 'F32' | 'Q4_1', weights: 'fp32' | 'int4', seed = 3) {
+async function load(cfg: LlamaConfig, quant: 'F32' | 'Q4_1', weights: 'fp32' | 'int4', fusedOps: boolean, seed = 3) {
   const w = randomWeights(cfg, seed, quant);
-  const g = buildLlamaGraph(w, { weights, mask: '4d' });
+  const g = buildLlamaGraph(w, { weights, mask: '4d', fusedOps });
   return { w, lm: await OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 }) };
 }
 
@@ -28,9 +28,9 @@ describe('llama graph vs plain-JS reference', () => {
     ['Q4_1 as int4', tinyConfig({ tiedEmbeddings: false }), 'Q4_1', 'int4'],
     ['Q4_1 as fp32', tinyConfig({ arch: 'qwen2', qkvBias: true }), 'Q4_1', 'fp32'],
   ];
-  for (const [name, cfg, quant, weights] of cases) {
-    it(name, async () => {
-      const { w, lm } = await load(cfg, quant, weights);
+  for (const [name, cfg, quant, weights] of cases) for (const fused of [true, false]) {
+    it(`${name}${fused ? '' : ' (plain ai.onnx ops)'}`, async () => {
+      const { w, lm } = await load(cfg, quant, weights, fused);
       const ref = referenceForward(w, tokens);
       const out = await lm.forward(tokens, range(0, tokens.length), null, lm.newCache());
       expect(maxAbsDiff(out.data, ref)).toBeLessThan(1e-3);
