@@ -36,7 +36,12 @@ const log = (s: string) => console.log(s);
 
 async function latency(corpus: Corpus, questions: string[], method: 'hybrid' | 'dense' | 'bm25', reps = 3) {
   const total: number[] = [];
-  const stage = { embedMs: [] as number[], denseMs: [] as number[], bm25Ms: [] as number[], fuseMs: [] as number[] };
+  const stage = {
+    embedMs: [] as number[],
+    denseMs: [] as number[],
+    bm25Ms: [] as number[],
+    fuseMs: [] as number[],
+  };
   for (const q of questions.slice(0, 5)) await corpus.search(q, { k: 5, method }); // warm-up
   for (let r = 0; r < reps; r++) {
     for (const q of questions) {
@@ -58,8 +63,10 @@ async function latency(corpus: Corpus, questions: string[], method: 'hybrid' | '
 }
 type Lat = Awaited<ReturnType<typeof latency>>;
 
-const latRow = (l: Lat) => `| ${l.method} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.embedP50)} | ${ms(l.denseP50)} | ${ms(l.bm25P50)} |`;
-const latHeader = '| method | p50 | p99 | query embedding p50 | HNSW p50 | BM25 p50 |\n| --- | --- | --- | --- | --- | --- |';
+const latRow = (l: Lat) =>
+  `| ${l.method} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.embedP50)} | ${ms(l.denseP50)} | ${ms(l.bm25P50)} |`;
+const latHeader =
+  '| method | p50 | p99 | query embedding p50 | HNSW p50 | BM25 p50 |\n| --- | --- | --- | --- | --- | --- |';
 
 /** Random text with a Zipf-like word distribution drawn from the npm docs' own vocabulary. */
 function vocabulary(corpus: Corpus): string[] {
@@ -67,7 +74,10 @@ function vocabulary(corpus: Corpus): string[] {
   for (const d of corpus.store.allDocuments()) {
     for (const w of d.source.toLowerCase().match(/[a-z]{3,}/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
   }
-  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([w]) => w).slice(0, 8000);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([w]) => w)
+    .slice(0, 8000);
 }
 
 function zipfPicker(vocab: string[], rand: () => number): () => string {
@@ -90,10 +100,15 @@ function zipfPicker(vocab: string[], rand: () => number): () => string {
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
-async function buildSynthetic(dir: string, n: number, vocab: string[], embedder: Embedder): Promise<{ corpus: Corpus; buildSeconds: number; questions: string[] }> {
+async function buildSynthetic(
+  dir: string,
+  n: number,
+  vocab: string[],
+  embedder: Embedder,
+): Promise<{ corpus: Corpus; buildSeconds: number; questions: string[] }> {
   const rand = seeded(42);
   const word = zipfPicker(vocab, rand);
   const corpus = await openCorpus(dir, { embedder });
@@ -104,10 +119,22 @@ async function buildSynthetic(dir: string, n: number, vocab: string[], embedder:
     for (let base = 0; base < n; base += perCommit) {
       const writes: (DocumentWrite & { vectors: Float32Array[] })[] = [];
       for (let d = base; d < Math.min(n, base + perCommit); d += perDoc) {
-        const texts = Array.from({ length: Math.min(perDoc, n - d) }, () => Array.from({ length: 40 + Math.floor(rand() * 60) }, word).join(' ') + '.');
+        const texts = Array.from(
+          { length: Math.min(perDoc, n - d) },
+          () => Array.from({ length: 40 + Math.floor(rand() * 60) }, word).join(' ') + '.',
+        );
         let pos = 0;
         const passages = texts.map((text, ord) => {
-          const p = { id: 0, ord, start: pos, end: pos + text.length, headingPath: [], text, contentHash: String(d + ord), tokens: 0 };
+          const p = {
+            id: 0,
+            ord,
+            start: pos,
+            end: pos + text.length,
+            headingPath: [],
+            text,
+            contentHash: String(d + ord),
+            tokens: 0,
+          };
           pos += text.length + 2;
           return p;
         });
@@ -121,16 +148,29 @@ async function buildSynthetic(dir: string, n: number, vocab: string[], embedder:
         });
         const id = `syn-${d / perDoc}`;
         writes.push({
-          doc: { id, path: `synthetic/${id}.txt`, title: id, origin: 'api', format: 'text', url: null, contentHash: id, source: texts.join('\n\n') },
+          doc: {
+            id,
+            path: `synthetic/${id}.txt`,
+            title: id,
+            origin: 'api',
+            format: 'text',
+            url: null,
+            contentHash: id,
+            source: texts.join('\n\n'),
+          },
           passages,
           vectors,
         });
       }
       corpus.commit(writes, []);
-      log(`  synthetic: ${Math.min(n, base + perCommit)} / ${n} passages (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      log(
+        `  synthetic: ${Math.min(n, base + perCommit)} / ${n} passages (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+      );
     }
   });
-  const questions = Array.from({ length: 40 }, () => Array.from({ length: 4 + Math.floor(rand() * 6) }, word).join(' '));
+  const questions = Array.from({ length: 40 }, () =>
+    Array.from({ length: 4 + Math.floor(rand() * 6) }, word).join(' '),
+  );
   return { corpus, buildSeconds: (performance.now() - t0) / 1000, questions };
 }
 
@@ -160,14 +200,21 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-bench-'));
   try {
     // 1. Ingest the default corpus into a fresh store.
-    const dataDir = flag('--skip-ingest') ? path.join(paths.cache(), 'test-npm-docs') : path.join(tmp, 'default');
+    const dataDir = flag('--skip-ingest')
+      ? path.join(paths.cache(), 'test-npm-docs')
+      : path.join(tmp, 'default');
     const corpus = await openCorpus(dataDir, { embedder });
     log('ingesting the default corpus…');
     const ingest = await corpus.ingestPaths(defaultCorpusRoots(), { prune: true });
     const tokens = Number(corpus.store.db.prepare('SELECT sum(tokens) FROM passages').pluck().get());
-    log(`  ${ingest.passagesEmbedded} passages (${tokens} word pieces) in ${ingest.seconds.toFixed(1)} s: ${ingest.passagesPerSecond.toFixed(1)} passages/s`);
+    log(
+      `  ${ingest.passagesEmbedded} passages (${tokens} word pieces) in ${ingest.seconds.toFixed(1)} s: ${ingest.passagesPerSecond.toFixed(1)} passages/s`,
+    );
     // Embedding alone, for "what limits it".
-    const sample = (corpus.store.db.prepare('SELECT text FROM passages ORDER BY id LIMIT 128').pluck().all() as string[]);
+    const sample = corpus.store.db
+      .prepare('SELECT text FROM passages ORDER BY id LIMIT 128')
+      .pluck()
+      .all() as string[];
     let t = performance.now();
     await embedder.embed(sample);
     const embedPerS = sample.length / ((performance.now() - t) / 1000);
@@ -197,7 +244,8 @@ async function main(): Promise<void> {
     const openSeconds = (performance.now() - t) / 1000;
     await syn.corpus.close();
     const synLat: Lat[] = [];
-    for (const m of ['hybrid', 'dense', 'bm25'] as const) synLat.push(await latency(reopened, syn.questions, m));
+    for (const m of ['hybrid', 'dense', 'bm25'] as const)
+      synLat.push(await latency(reopened, syn.questions, m));
     for (const l of synLat) log(`  synthetic ${SYNTHETIC} ${l.method}: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}`);
     await reopened.close();
 

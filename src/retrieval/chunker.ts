@@ -78,7 +78,14 @@ function splitAt(source: string, start: number, end: number, sep: RegExp): [numb
   return out.filter(([s, e]) => source.slice(s, e).trim() !== '');
 }
 
-function wordUnits(source: string, start: number, end: number, count: TokenCounter, max: number, headingPath: string[]): Unit[] {
+function wordUnits(
+  source: string,
+  start: number,
+  end: number,
+  count: TokenCounter,
+  max: number,
+  headingPath: string[],
+): Unit[] {
   const words = splitAt(source, start, end, /\s+/g);
   const out: Unit[] = [];
   let i = 0;

@@ -18,7 +18,14 @@ import { acquireWriteLock } from './lock.ts';
 import { Store, STORE_FILE, type DocumentWrite } from './store.ts';
 import type { DocumentInfo, Retriever, ScoredPassage, SearchOptions } from './types.ts';
 import { VectorIndex, indexFileName, REBUILD_HINT } from './vector-index.ts';
-import { ingestDocuments, ingestPaths, type IngestOptions, type IngestSummary, type NewDocument, type ProgressFn } from './ingest.ts';
+import {
+  ingestDocuments,
+  ingestPaths,
+  type IngestOptions,
+  type IngestSummary,
+  type NewDocument,
+  type ProgressFn,
+} from './ingest.ts';
 import type { IngestRoot } from './loaders.ts';
 
 export interface OpenCorpusOptions {
@@ -125,13 +132,25 @@ export class Corpus implements Retriever {
   async searchWithInfo(query: string, opts: SearchOptions): Promise<SearchResult> {
     const method = opts.method ?? 'hybrid';
     if (!Number.isInteger(opts.k) || opts.k <= 0) {
-      throw new RagspecError(`k must be a whole number of at least 1 (got ${opts.k})`, { code: 'bad_k', status: 400, hint: 'pass -k 5, for example' });
+      throw new RagspecError(`k must be a whole number of at least 1 (got ${opts.k})`, {
+        code: 'bad_k',
+        status: 400,
+        hint: 'pass -k 5, for example',
+      });
     }
     if (!['hybrid', 'dense', 'bm25'].includes(method)) {
-      throw new RagspecError(`unknown search method "${method}"`, { code: 'bad_method', status: 400, hint: 'use hybrid, dense or bm25' });
+      throw new RagspecError(`unknown search method "${method}"`, {
+        code: 'bad_method',
+        status: 400,
+        hint: 'use hybrid, dense or bm25',
+      });
     }
     if (typeof query !== 'string' || query.trim() === '') {
-      throw new RagspecError('the query is empty', { code: 'bad_query', status: 400, hint: 'pass the question to search for' });
+      throw new RagspecError('the query is empty', {
+        code: 'bad_query',
+        status: 400,
+        hint: 'pass the question to search for',
+      });
     }
     const prefix = opts.pathPrefix || undefined;
     const allowed = prefix ? this.store.idsUnderPrefix(prefix) : null;
@@ -154,7 +173,12 @@ export class Corpus implements Retriever {
       t = performance.now();
       // Embedding awaited: take the index only now, so a commit in between is seen whole.
       const index = this.currentIndex();
-      const hits = index.search(qv!, want, this.store.passageCount(), allowed ? (l) => allowed.has(l) : undefined);
+      const hits = index.search(
+        qv!,
+        want,
+        this.store.passageCount(),
+        allowed ? (l) => allowed.has(l) : undefined,
+      );
       dense = hits.map((h) => ({ id: h.label, score: h.score }));
       timings.denseMs = performance.now() - t;
     }
@@ -179,12 +203,19 @@ export class Corpus implements Retriever {
   }
 
   /** Ingests files and folders (see `IngestOptions`); unchanged documents are skipped by content hash. */
-  ingestPaths(roots: readonly (string | IngestRoot)[], opts: IngestOptions = {}, onProgress?: ProgressFn): Promise<IngestSummary> {
+  ingestPaths(
+    roots: readonly (string | IngestRoot)[],
+    opts: IngestOptions = {},
+    onProgress?: ProgressFn,
+  ): Promise<IngestSummary> {
     return ingestPaths(this, roots, opts, onProgress);
   }
 
   /** Adds or replaces documents given as text (the HTTP API). Returns their ids in input order. */
-  ingestDocuments(docs: readonly NewDocument[], onProgress?: ProgressFn): Promise<IngestSummary & { ids: string[] }> {
+  ingestDocuments(
+    docs: readonly NewDocument[],
+    onProgress?: ProgressFn,
+  ): Promise<IngestSummary & { ids: string[] }> {
     return ingestDocuments(this, docs, onProgress);
   }
 
@@ -244,7 +275,8 @@ export class Corpus implements Retriever {
    * removed first.
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.readOnly) throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', status: 409 });
+    if (this.readOnly)
+      throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', status: 409 });
     const run = async () => {
       const release = acquireWriteLock(this.dir);
       try {
@@ -262,7 +294,8 @@ export class Corpus implements Retriever {
   private removeStrayIndexFiles(): void {
     const keep = indexFileName(this.store.generation());
     for (const name of fs.readdirSync(this.dir)) {
-      if (/^index-\d+\.hnsw(\.tmp)?$/.test(name) && name !== keep) fs.rmSync(path.join(this.dir, name), { force: true });
+      if (/^index-\d+\.hnsw(\.tmp)?$/.test(name) && name !== keep)
+        fs.rmSync(path.join(this.dir, name), { force: true });
     }
   }
 
@@ -294,14 +327,20 @@ export class Corpus implements Retriever {
       for (const id of removed) for (const old of this.store.passageIdsOf(id)) index.markDeleted(old);
       const info = index.writeGeneration(this.dir, gen + 1);
       testPause('after-index-write');
-      this.store.commit(writes, removed, { generation: gen + 1, nextLabel, indexSha256: info.sha256, indexBytes: info.bytes }, opts);
+      this.store.commit(
+        writes,
+        removed,
+        { generation: gen + 1, nextLabel, indexSha256: info.sha256, indexBytes: info.bytes },
+        opts,
+      );
       this.indexGeneration = gen + 1;
     } catch (err) {
       this.dropIndex();
       throw err;
     }
     if (gen > 0) fs.rmSync(path.join(this.dir, indexFileName(gen)), { force: true });
-    if (this.store.meta('embedder') === null) this.store.setMeta({ embedder: EMBEDDER_NAME, dim: String(EMBEDDING_DIM) });
+    if (this.store.meta('embedder') === null)
+      this.store.setMeta({ embedder: EMBEDDER_NAME, dim: String(EMBEDDING_DIM) });
     return gen + 1;
   }
 
@@ -321,7 +360,11 @@ export async function openCorpus(dir: string = paths.data(), opts: OpenCorpusOpt
   const file = path.join(dir, STORE_FILE);
   if (opts.readOnly) {
     if (!fs.existsSync(file)) {
-      throw new RagspecError(`no corpus in ${dir}`, { code: 'no_corpus', status: 503, hint: 'run `npx ragspec ingest` first' });
+      throw new RagspecError(`no corpus in ${dir}`, {
+        code: 'no_corpus',
+        status: 503,
+        hint: 'run `npx ragspec ingest` first',
+      });
     }
   } else {
     fs.mkdirSync(dir, { recursive: true });
@@ -330,10 +373,13 @@ export async function openCorpus(dir: string = paths.data(), opts: OpenCorpusOpt
   const dim = store.metaNumber('dim', EMBEDDING_DIM);
   if (dim !== EMBEDDING_DIM) {
     store.close();
-    throw new RagspecError(`${file}: the corpus was embedded with ${dim}-dimension vectors, the embedding model gives ${EMBEDDING_DIM}`, {
-      code: 'bad_dimension',
-      hint: REBUILD_HINT,
-    });
+    throw new RagspecError(
+      `${file}: the corpus was embedded with ${dim}-dimension vectors, the embedding model gives ${EMBEDDING_DIM}`,
+      {
+        code: 'bad_dimension',
+        hint: REBUILD_HINT,
+      },
+    );
   }
   return new Corpus(dir, store, opts);
 }

@@ -13,17 +13,26 @@ import type { IngestRoot } from './loaders.ts';
 export function npmDocsDir(): string {
   const candidates: string[] = [];
   // The npm running us (npx / npm run) knows where it lives.
-  if (process.env.npm_execpath) candidates.push(path.resolve(path.dirname(process.env.npm_execpath), '..', 'docs', 'content'));
+  if (process.env.npm_execpath)
+    candidates.push(path.resolve(path.dirname(process.env.npm_execpath), '..', 'docs', 'content'));
   try {
-    const root = execFileSync('npm', ['root', '-g'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const root = execFileSync('npm', ['root', '-g'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     candidates.push(path.join(root, 'npm', 'docs', 'content'));
   } catch {
     /* npm not on PATH */
   }
-  candidates.push(path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'docs', 'content'));
+  candidates.push(
+    path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'docs', 'content'),
+  );
   const found = candidates.find((c) => fs.existsSync(path.join(c, 'commands')));
   if (!found) {
-    throw new MissingAssetError("npm's documentation (npm root -g → npm/docs/content)", 'install Node.js with its bundled npm, or name the folders to ingest');
+    throw new MissingAssetError(
+      "npm's documentation (npm root -g → npm/docs/content)",
+      'install Node.js with its bundled npm, or name the folders to ingest',
+    );
   }
   return found;
 }

@@ -26,12 +26,17 @@ export interface EmbedderOptions {
 /** Loads the embedding model's tokenizer alone (the chunker counts tokens with it). */
 export function loadEmbedderTokenizer(dir = paths.embedder()): Tokenizer {
   const file = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(file)) throw new MissingAssetError(`the embedding tokenizer ${file}`, 'run `npx ragspec setup`');
+  if (!fs.existsSync(file))
+    throw new MissingAssetError(`the embedding tokenizer ${file}`, 'run `npx ragspec setup`');
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new BadFileError(file, `not valid JSON (${(err as Error).message})`, 'run `npx ragspec setup` to fetch it again');
+    throw new BadFileError(
+      file,
+      `not valid JSON (${(err as Error).message})`,
+      'run `npx ragspec setup` to fetch it again',
+    );
   }
   // The shipped file pads and truncates to 128; we truncate to 256 and pad per batch ourselves.
   json.truncation = null;
@@ -57,12 +62,17 @@ export class Embedder {
   static async load(opts: EmbedderOptions = {}): Promise<Embedder> {
     const dir = opts.dir ?? paths.embedder();
     const modelFile = path.join(dir, 'model.onnx');
-    if (!fs.existsSync(modelFile)) throw new MissingAssetError(`the embedding model ${modelFile}`, 'run `npx ragspec setup`');
+    if (!fs.existsSync(modelFile))
+      throw new MissingAssetError(`the embedding model ${modelFile}`, 'run `npx ragspec setup`');
     const tokenizer = loadEmbedderTokenizer(dir);
     const model = await OrtModel.load(modelFile, { intraOpThreads: opts.intraOpThreads });
     for (const name of ['input_ids', 'attention_mask']) {
       if (!model.inputNames.includes(name)) {
-        throw new BadFileError(modelFile, `has no input "${name}" (inputs: ${model.inputNames.join(', ')})`, 'run `npx ragspec setup`');
+        throw new BadFileError(
+          modelFile,
+          `has no input "${name}" (inputs: ${model.inputNames.join(', ')})`,
+          'run `npx ragspec setup`',
+        );
       }
     }
     return new Embedder(tokenizer, model, opts.batchSize ?? 16);
@@ -108,7 +118,9 @@ export class Embedder {
     if (this.model.inputNames.includes('token_type_ids')) {
       feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(B * S), dims: [B, S] };
     }
-    const outName = this.model.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : this.model.outputNames[0]!;
+    const outName = this.model.outputNames.includes('last_hidden_state')
+      ? 'last_hidden_state'
+      : this.model.outputNames[0]!;
     const res = await this.model.run(feeds, [outName]);
     const hidden = res[outName]!.data as Float32Array; // [B, S, D]
     const D = this.dim;

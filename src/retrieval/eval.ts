@@ -13,14 +13,16 @@ export interface EvalItem {
 }
 
 export function loadEvalSet(file: string): EvalItem[] {
-  if (!fs.existsSync(file)) throw new BadFileError(file, 'eval set not found', 'clone the shared/ folder beside the repository');
+  if (!fs.existsSync(file))
+    throw new BadFileError(file, 'eval set not found', 'clone the shared/ folder beside the repository');
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l, i) => {
       const o = JSON.parse(l) as Partial<EvalItem>;
-      if (typeof o.question !== 'string' || typeof o.source !== 'string') throw new BadFileError(file, `line ${i + 1}: needs question and source`);
+      if (typeof o.question !== 'string' || typeof o.source !== 'string')
+        throw new BadFileError(file, `line ${i + 1}: needs question and source`);
       return { id: o.id ?? `q${i + 1}`, question: o.question, source: o.source };
     });
 }
@@ -34,7 +36,12 @@ export interface RecallResult {
   misses: string[];
 }
 
-export async function recallAtK(retriever: Retriever, items: readonly EvalItem[], k: number, method: RecallResult['method']): Promise<RecallResult> {
+export async function recallAtK(
+  retriever: Retriever,
+  items: readonly EvalItem[],
+  k: number,
+  method: RecallResult['method'],
+): Promise<RecallResult> {
   let hits = 0;
   const misses: string[] = [];
   for (const it of items) {

@@ -8,9 +8,11 @@ export const RRF_K = 60;
 
 // Function words that only dilute an OR query; BM25's IDF would weigh them low anyway.
 const STOPWORDS = new Set(
-  ('a an and are as at be by can could do does for from how i if in is it its me my of on or so ' +
+  (
+    'a an and are as at be by can could do does for from how i if in is it its me my of on or so ' +
     'that the their then there these this to was what when where which who why will with would you your ' +
-    'should into about than them they we our us has have had not no yes just get').split(' '),
+    'should into about than them they we our us has have had not no yes just get'
+  ).split(' '),
 );
 
 /** An FTS5 MATCH expression: the question's words, quoted (no FTS syntax can leak), OR-ed. Null when nothing is left. */

@@ -1,5 +1,12 @@
 /** Public surface of retrieval: open a corpus, ingest into it, search it. */
-export { openCorpus, Corpus, type OpenCorpusOptions, type SearchResult, type CorpusStats, type StoredDocumentView } from './corpus.ts';
+export {
+  openCorpus,
+  Corpus,
+  type OpenCorpusOptions,
+  type SearchResult,
+  type CorpusStats,
+  type StoredDocumentView,
+} from './corpus.ts';
 export type { IngestOptions, IngestProgress, IngestSummary, NewDocument, ProgressFn } from './ingest.ts';
 export type { IngestRoot, LoadIssue, IssueKind } from './loaders.ts';
 export { defaultCorpusRoots, npmDocsDir } from './default-corpus.ts';

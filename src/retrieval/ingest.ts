@@ -8,7 +8,16 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { chunkDocument, DEFAULT_CHUNKING, type Chunk } from './chunker.ts';
 import type { Corpus } from './corpus.ts';
-import { discoverFiles, loadFile, fileDocId, type DiscoverOptions, type IngestRoot, type IssueKind, type LoadIssue, type SourceDocument } from './loaders.ts';
+import {
+  discoverFiles,
+  loadFile,
+  fileDocId,
+  type DiscoverOptions,
+  type IngestRoot,
+  type IssueKind,
+  type LoadIssue,
+  type SourceDocument,
+} from './loaders.ts';
 import type { NewPassage, StoredDocument } from './store.ts';
 
 /** Bump when chunking changes, so re-ingest re-embeds everything. */
@@ -62,7 +71,12 @@ export interface NewDocument {
   format?: 'markdown' | 'text';
 }
 
-export async function ingestPaths(corpus: Corpus, roots: readonly (string | IngestRoot)[], opts: IngestOptions = {}, onProgress?: ProgressFn): Promise<IngestSummary> {
+export async function ingestPaths(
+  corpus: Corpus,
+  roots: readonly (string | IngestRoot)[],
+  opts: IngestOptions = {},
+  onProgress?: ProgressFn,
+): Promise<IngestSummary> {
   const t0 = performance.now();
   const { files, issues } = discoverFiles(
     roots.map((r) => (typeof r === 'string' ? { path: r } : r)),
@@ -73,12 +87,22 @@ export async function ingestPaths(corpus: Corpus, roots: readonly (string | Inge
     const r = loadFile(f, opts);
     docs.push(...r.docs);
     issues.push(...r.issues);
-    onProgress?.({ phase: 'load', docsDone: i + 1, docsTotal: files.length, passagesDone: 0, passagesTotal: 0 });
+    onProgress?.({
+      phase: 'load',
+      docsDone: i + 1,
+      docsTotal: files.length,
+      passagesDone: 0,
+      passagesTotal: 0,
+    });
   });
   return ingestSources(corpus, docs, issues, { ...opts, t0 }, onProgress);
 }
 
-export async function ingestDocuments(corpus: Corpus, input: readonly NewDocument[], onProgress?: ProgressFn): Promise<IngestSummary & { ids: string[] }> {
+export async function ingestDocuments(
+  corpus: Corpus,
+  input: readonly NewDocument[],
+  onProgress?: ProgressFn,
+): Promise<IngestSummary & { ids: string[] }> {
   const docs: SourceDocument[] = [];
   const issues: LoadIssue[] = [];
   const ids: string[] = [];
@@ -86,10 +110,23 @@ export async function ingestDocuments(corpus: Corpus, input: readonly NewDocumen
     const id = d.id ?? `a-${crypto.createHash('sha256').update(d.text).digest('hex').slice(0, 16)}`;
     ids.push(id);
     if (typeof d.text !== 'string' || d.text.trim() === '') {
-      issues.push({ kind: 'empty', file: d.path ?? id, line: i + 1, message: `document ${i + 1} (${id}): skipped: empty text` });
+      issues.push({
+        kind: 'empty',
+        file: d.path ?? id,
+        line: i + 1,
+        message: `document ${i + 1} (${id}): skipped: empty text`,
+      });
       return;
     }
-    docs.push({ id, path: d.path ?? `api/${id}`, title: d.title ?? null, format: d.format ?? 'markdown', url: d.url ?? null, source: d.text, origin: 'api' });
+    docs.push({
+      id,
+      path: d.path ?? `api/${id}`,
+      title: d.title ?? null,
+      format: d.format ?? 'markdown',
+      url: d.url ?? null,
+      source: d.text,
+      origin: 'api',
+    });
   });
   const summary = await ingestSources(corpus, docs, issues, { t0: performance.now() }, onProgress);
   return { ...summary, ids };
@@ -135,7 +172,16 @@ async function ingestSources(
         return;
       }
       plans.push({
-        doc: { id: d.id, path: d.path, title, origin: d.origin, format: d.format, url: d.url, contentHash: hash, source: d.source },
+        doc: {
+          id: d.id,
+          path: d.path,
+          title,
+          origin: d.origin,
+          format: d.format,
+          url: d.url,
+          contentHash: hash,
+          source: d.source,
+        },
         chunks: chunked.chunks,
         isNew: !old || old.contentHash === '',
       });
@@ -144,7 +190,10 @@ async function ingestSources(
     // Documents a killed or running rebuild left without passages are embedded again from their stored text.
     for (const d of store.pendingDocuments()) if (!seen.has(d.id)) consider({ ...d, title: d.title }, true);
     const removed = opts.prune
-      ? store.allDocuments().filter((d) => d.origin === 'file' && !seen.has(d.id)).map((d) => d.id)
+      ? store
+          .allDocuments()
+          .filter((d) => d.origin === 'file' && !seen.has(d.id))
+          .map((d) => d.id)
       : [];
 
     // 2. Embed and commit in groups of whole documents.
@@ -154,7 +203,7 @@ async function ingestSources(
     const progress = (phase: IngestProgress['phase']) =>
       onProgress?.({ phase, docsDone, docsTotal: plans.length, passagesDone, passagesTotal, generation });
     progress('embed');
-    for (let i = 0; i < plans.length; ) {
+    for (let i = 0; i < plans.length;) {
       const group: Planned[] = [];
       let n = 0;
       while (i < plans.length && (n === 0 || n + plans[i]!.chunks.length <= commitEvery)) {
@@ -218,7 +267,10 @@ export function embedText(title: string, c: Chunk): string {
 }
 
 function contentHash(format: string, title: string, source: string): string {
-  return crypto.createHash('sha256').update(`${CHUNKER_VERSION}\0${format}\0${title}\0${source}`).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(`${CHUNKER_VERSION}\0${format}\0${title}\0${source}`)
+    .digest('hex');
 }
 
 function titleFromPath(p: string): string {

@@ -53,7 +53,10 @@ export interface FoundFile {
   rel: string;
 }
 
-export function discoverFiles(roots: readonly IngestRoot[], opts: DiscoverOptions = {}): { files: FoundFile[]; issues: LoadIssue[] } {
+export function discoverFiles(
+  roots: readonly IngestRoot[],
+  opts: DiscoverOptions = {},
+): { files: FoundFile[]; issues: LoadIssue[] } {
   const include = opts.include?.length ? picomatch(opts.include, { dot: true }) : null;
   const exclude = opts.exclude?.length ? picomatch(opts.exclude, { dot: true }) : null;
   const files: FoundFile[] = [];
@@ -66,12 +69,20 @@ export function discoverFiles(roots: readonly IngestRoot[], opts: DiscoverOption
     try {
       st = fs.statSync(abs);
     } catch (err) {
-      issues.push({ kind: 'unreadable', file: root.path, message: `${root.path}: cannot read (${(err as NodeJS.ErrnoException).code})` });
+      issues.push({
+        kind: 'unreadable',
+        file: root.path,
+        message: `${root.path}: cannot read (${(err as NodeJS.ErrnoException).code})`,
+      });
       continue;
     }
     if (st.isFile()) {
       if (!EXTENSIONS.has(path.extname(abs).toLowerCase())) {
-        issues.push({ kind: 'unsupported', file: root.path, message: `${root.path}: unsupported file type (use .md, .txt, .html or .jsonl)` });
+        issues.push({
+          kind: 'unsupported',
+          file: root.path,
+          message: `${root.path}: unsupported file type (use .md, .txt, .html or .jsonl)`,
+        });
       } else {
         files.push({ abs, rel: prefix + path.basename(abs) });
       }
@@ -82,7 +93,11 @@ export function discoverFiles(roots: readonly IngestRoot[], opts: DiscoverOption
       try {
         entries = fs.readdirSync(dir, { withFileTypes: true });
       } catch (err) {
-        issues.push({ kind: 'unreadable', file: dir, message: `${dir}: cannot list folder (${(err as NodeJS.ErrnoException).code})` });
+        issues.push({
+          kind: 'unreadable',
+          file: dir,
+          message: `${dir}: cannot list folder (${(err as NodeJS.ErrnoException).code})`,
+        });
         return;
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -101,7 +116,11 @@ export function discoverFiles(roots: readonly IngestRoot[], opts: DiscoverOption
           try {
             target = fs.statSync(full);
           } catch (err) {
-            issues.push({ kind: 'unreadable', file: full, message: `${full}: skipped: cannot read (${(err as NodeJS.ErrnoException).code})` });
+            issues.push({
+              kind: 'unreadable',
+              file: full,
+              message: `${full}: skipped: cannot read (${(err as NodeJS.ErrnoException).code})`,
+            });
             continue;
           }
           if (!target.isFile()) continue;
@@ -119,22 +138,43 @@ export function fileDocId(docPath: string): string {
   return `f-${crypto.createHash('sha256').update(docPath).digest('hex').slice(0, 16)}`;
 }
 
-export function loadFile(file: FoundFile, opts: DiscoverOptions = {}): { docs: SourceDocument[]; issues: LoadIssue[] } {
+export function loadFile(
+  file: FoundFile,
+  opts: DiscoverOptions = {},
+): { docs: SourceDocument[]; issues: LoadIssue[] } {
   const maxSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const fail = (kind: IssueKind, message: string) => ({ docs: [], issues: [{ kind, file: file.abs, message: `${file.abs}: ${message}` }] });
+  const fail = (kind: IssueKind, message: string) => ({
+    docs: [],
+    issues: [{ kind, file: file.abs, message: `${file.abs}: ${message}` }],
+  });
   let buf: Buffer;
   try {
     const size = fs.statSync(file.abs).size;
-    if (size > maxSize) return fail('too_large', `refused: ${size} bytes is over the size limit of ${maxSize} (raise --max-file-size)`);
+    if (size > maxSize)
+      return fail(
+        'too_large',
+        `refused: ${size} bytes is over the size limit of ${maxSize} (raise --max-file-size)`,
+      );
     buf = fs.readFileSync(file.abs);
   } catch (err) {
-    return fail('unreadable', `skipped: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return fail(
+      'unreadable',
+      `skipped: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const text = decodeText(buf);
   if (text === null) return fail('binary', 'skipped: binary or not UTF-8 text');
   const ext = path.extname(file.abs).toLowerCase();
   if (ext === '.jsonl') return loadJsonl(file, text);
-  const doc: SourceDocument = { id: fileDocId(file.rel), path: file.rel, title: null, format: 'markdown', url: null, source: text, origin: 'file' };
+  const doc: SourceDocument = {
+    id: fileDocId(file.rel),
+    path: file.rel,
+    title: null,
+    format: 'markdown',
+    url: null,
+    source: text,
+    origin: 'file',
+  };
   if (ext === '.txt') doc.format = 'text';
   if (ext === '.html' || ext === '.htm') {
     doc.format = 'text';
@@ -165,17 +205,32 @@ function loadJsonl(file: FoundFile, text: string): { docs: SourceDocument[]; iss
     try {
       obj = JSON.parse(line);
     } catch (err) {
-      issues.push({ kind: 'invalid_jsonl', file: file.abs, line: i + 1, message: `${where}: invalid JSON (${(err as Error).message})` });
+      issues.push({
+        kind: 'invalid_jsonl',
+        file: file.abs,
+        line: i + 1,
+        message: `${where}: invalid JSON (${(err as Error).message})`,
+      });
       return;
     }
     const o = obj as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || Array.isArray(o) || typeof o.text !== 'string') {
-      issues.push({ kind: 'invalid_jsonl', file: file.abs, line: i + 1, message: `${where}: expected an object {id?, title?, url?, text} with a string "text"` });
+      issues.push({
+        kind: 'invalid_jsonl',
+        file: file.abs,
+        line: i + 1,
+        message: `${where}: expected an object {id?, title?, url?, text} with a string "text"`,
+      });
       return;
     }
     for (const k of ['id', 'title', 'url'] as const) {
       if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string' && typeof o[k] !== 'number') {
-        issues.push({ kind: 'invalid_jsonl', file: file.abs, line: i + 1, message: `${where}: "${k}" must be a string` });
+        issues.push({
+          kind: 'invalid_jsonl',
+          file: file.abs,
+          line: i + 1,
+          message: `${where}: "${k}" must be a string`,
+        });
         return;
       }
     }
@@ -211,6 +266,7 @@ export function decodeText(buf: Buffer): string | null {
 
 /** Whitespace only (for markdown: once front matter is set aside). */
 export function isEmptyText(source: string, format: DocFormat): boolean {
-  const body = format === 'markdown' ? source.replace(/^---\r?\n[\s\S]*?\r?\n---[ \t]*(\r?\n|$)/, '') : source;
+  const body =
+    format === 'markdown' ? source.replace(/^---\r?\n[\s\S]*?\r?\n---[ \t]*(\r?\n|$)/, '') : source;
   return body.trim() === '';
 }

@@ -79,7 +79,13 @@ export function parseMarkdown(source: string, opts: { headings?: boolean } = {})
     pos = next;
   }
   // An unclosed fence runs to the end of the file.
-  if (fence) blocks.push({ start: fence.start, end: trimEnd(source, source.length), kind: 'code', headingPath: pathNow() });
+  if (fence)
+    blocks.push({
+      start: fence.start,
+      end: trimEnd(source, source.length),
+      kind: 'code',
+      headingPath: pathNow(),
+    });
   closePara();
   return { title, bodyStart, blocks };
 }

@@ -76,7 +76,10 @@ export interface CommitMeta {
 }
 
 export class Store {
-  private constructor(readonly db: Database.Database, readonly file: string) {}
+  private constructor(
+    readonly db: Database.Database,
+    readonly file: string,
+  ) {}
 
   static open(file: string, opts: { readOnly?: boolean } = {}): Store {
     let db: Database.Database;
@@ -91,13 +94,18 @@ export class Store {
       db.pragma('busy_timeout = 5000');
       db.prepare('SELECT count(*) FROM passages').get();
     } catch (err) {
-      throw new BadFileError(file, `cannot open the corpus store (${(err as Error).message})`, 'delete the data folder and run `npx ragspec ingest` again');
+      throw new BadFileError(
+        file,
+        `cannot open the corpus store (${(err as Error).message})`,
+        'delete the data folder and run `npx ragspec ingest` again',
+      );
     }
     return new Store(db, file);
   }
 
   meta(key: string): string | null {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      { value: string } | undefined;
     return row?.value ?? null;
   }
 
@@ -117,7 +125,9 @@ export class Store {
 
   /** Documents whose passages a rebuild cleared and that still wait to be embedded again. */
   pendingDocuments(): StoredDocument[] {
-    return (this.db.prepare("SELECT * FROM documents WHERE content_hash = '' ORDER BY path").all() as DocRow[]).map(docFromRow);
+    return (
+      this.db.prepare("SELECT * FROM documents WHERE content_hash = '' ORDER BY path").all() as DocRow[]
+    ).map(docFromRow);
   }
 
   allDocuments(): StoredDocument[] {
@@ -136,7 +146,9 @@ export class Store {
   }
 
   passageIdsOf(docId: string): number[] {
-    return (this.db.prepare('SELECT id FROM passages WHERE doc_id = ?').pluck().all(docId) as number[]).map(Number);
+    return (this.db.prepare('SELECT id FROM passages WHERE doc_id = ?').pluck().all(docId) as number[]).map(
+      Number,
+    );
   }
 
   allPassageIds(): number[] {
@@ -161,14 +173,21 @@ export class Store {
          WHERE p.id IN (SELECT value FROM json_each(?))`,
       )
       .all(JSON.stringify(ids)) as (Omit<Passage, 'headingPath'> & { headingPath: string })[];
-    const byId = new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id), headingPath: JSON.parse(r.headingPath) as string[] }]));
+    const byId = new Map(
+      rows.map((r) => [
+        Number(r.id),
+        { ...r, id: Number(r.id), headingPath: JSON.parse(r.headingPath) as string[] },
+      ]),
+    );
     return ids.map((id) => byId.get(id)).filter((p): p is Passage => p !== undefined);
   }
 
   /** Passage ids whose document path starts with `prefix`. */
   idsUnderPrefix(prefix: string): Set<number> {
     const ids = this.db
-      .prepare('SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE substr(d.path, 1, ?) = ?')
+      .prepare(
+        'SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE substr(d.path, 1, ?) = ?',
+      )
       .pluck()
       .all(prefix.length, prefix) as number[];
     return new Set(ids.map(Number));
@@ -181,16 +200,26 @@ export class Store {
        WHERE passages_fts MATCH ? ${pathPrefix ? 'AND substr(d.path, 1, ?) = ?' : ''}
        ORDER BY bm25(passages_fts, 1.0, 2.0, 1.5) LIMIT ?`;
     const args: unknown[] = pathPrefix ? [match, pathPrefix.length, pathPrefix, limit] : [match, limit];
-    return (this.db.prepare(sql).all(...args) as { id: number; score: number }[]).map((r) => ({ id: Number(r.id), score: r.score }));
+    return (this.db.prepare(sql).all(...args) as { id: number; score: number }[]).map((r) => ({
+      id: Number(r.id),
+      score: r.score,
+    }));
   }
 
   /**
    * One transaction: remove the passages of replaced/removed documents, write the new
    * versions, and move the committed generation to the index file just written.
    */
-  commit(writes: readonly DocumentWrite[], removedDocIds: readonly string[], meta: CommitMeta, opts: { clearAll?: boolean } = {}): void {
+  commit(
+    writes: readonly DocumentWrite[],
+    removedDocIds: readonly string[],
+    meta: CommitMeta,
+    opts: { clearAll?: boolean } = {},
+  ): void {
     const db = this.db;
-    const delFts = db.prepare('DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE doc_id = ?)');
+    const delFts = db.prepare(
+      'DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE doc_id = ?)',
+    );
     const delPassages = db.prepare('DELETE FROM passages WHERE doc_id = ?');
     const delDoc = db.prepare('DELETE FROM documents WHERE id = ?');
     const upsertDoc = db.prepare(
@@ -205,7 +234,9 @@ export class Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insFts = db.prepare('INSERT INTO passages_fts(rowid, text, title, heading) VALUES (?, ?, ?, ?)');
-    const setMeta = db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    const setMeta = db.prepare(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
     const now = new Date().toISOString();
     db.transaction(() => {
       if (opts.clearAll) {
@@ -222,7 +253,17 @@ export class Store {
         delPassages.run(doc.id);
         upsertDoc.run({ ...doc, updatedAt: now });
         for (const p of passages) {
-          insPassage.run(p.id, doc.id, p.ord, p.start, p.end, JSON.stringify(p.headingPath), p.text, p.contentHash, p.tokens);
+          insPassage.run(
+            p.id,
+            doc.id,
+            p.ord,
+            p.start,
+            p.end,
+            JSON.stringify(p.headingPath),
+            p.text,
+            p.contentHash,
+            p.tokens,
+          );
           insFts.run(p.id, p.text, doc.title, p.headingPath.join(' '));
         }
       }
@@ -234,7 +275,9 @@ export class Store {
   }
 
   setMeta(entries: Record<string, string>): void {
-    const st = this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    const st = this.db.prepare(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
     this.db.transaction(() => {
       for (const [k, v] of Object.entries(entries)) st.run(k, v);
     })();
@@ -257,5 +300,14 @@ interface DocRow {
 }
 
 function docFromRow(r: DocRow): StoredDocument {
-  return { id: r.id, path: r.path, title: r.title, origin: r.origin, format: r.format, url: r.url, contentHash: r.content_hash, source: r.source };
+  return {
+    id: r.id,
+    path: r.path,
+    title: r.title,
+    origin: r.origin,
+    format: r.format,
+    url: r.url,
+    contentHash: r.content_hash,
+    source: r.source,
+  };
 }

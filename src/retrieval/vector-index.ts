@@ -14,7 +14,8 @@ import { BadFileError } from '../util/errors.ts';
 const { HierarchicalNSW } = hnswlib;
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
-export const REBUILD_HINT = 'run `npx ragspec ingest --rebuild` to rebuild the index from the stored documents';
+export const REBUILD_HINT =
+  'run `npx ragspec ingest --rebuild` to rebuild the index from the stored documents';
 const HEADER_BYTES = 96;
 const M = 16;
 const EF_CONSTRUCTION = 200;
@@ -30,13 +31,21 @@ export interface IndexFileInfo {
 }
 
 /** Checks an hnswlib file's layout and checksum; throws BadFileError with the fix. */
-export function validateIndexFile(file: string, dim: number, expect?: { sha256?: string; bytes?: number }): IndexFileInfo {
+export function validateIndexFile(
+  file: string,
+  dim: number,
+  expect?: { sha256?: string; bytes?: number },
+): IndexFileInfo {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BadFileError(file, code === 'ENOENT' ? 'index file is missing' : `cannot read index file (${code})`, REBUILD_HINT);
+    throw new BadFileError(
+      file,
+      code === 'ENOENT' ? 'index file is missing' : `cannot read index file (${code})`,
+      REBUILD_HINT,
+    );
   }
   const bad = (problem: string) => new BadFileError(file, problem, REBUILD_HINT);
   if (buf.length < HEADER_BYTES) throw bad(`index file is truncated (${buf.length} bytes)`);
@@ -48,25 +57,37 @@ export function validateIndexFile(file: string, dim: number, expect?: { sha256?:
   const offsetData = u64(40);
   const maxM0 = u64(64);
   const fileDim = (labelOffset - offsetData) / 4;
-  if (offsetData !== maxM0 * 4 + 4 || sizePerElement !== labelOffset + 8 || count > maxElements || !Number.isInteger(fileDim)) {
+  if (
+    offsetData !== maxM0 * 4 + 4 ||
+    sizePerElement !== labelOffset + 8 ||
+    count > maxElements ||
+    !Number.isInteger(fileDim)
+  ) {
     throw bad('is not an hnswlib index (bad header)');
   }
   if (fileDim !== dim) throw bad(`index has dimension ${fileDim}, the embedding model gives ${dim}`);
   if (expect?.bytes !== undefined && buf.length !== expect.bytes) {
-    throw bad(`index file is ${buf.length} bytes, the store recorded ${expect.bytes} (truncated or replaced)`);
+    throw bad(
+      `index file is ${buf.length} bytes, the store recorded ${expect.bytes} (truncated or replaced)`,
+    );
   }
   const enterpoint = buf.readUInt32LE(52);
   if (count > 0 && enterpoint >= count) throw bad('is not an hnswlib index (bad entry point)');
   // Level-0 data, then one length-prefixed link list per element.
   let pos = HEADER_BYTES + count * sizePerElement;
-  if (pos > buf.length) throw bad(`index file is truncated (${buf.length} bytes, ${count} elements need more)`);
+  if (pos > buf.length)
+    throw bad(`index file is truncated (${buf.length} bytes, ${count} elements need more)`);
   for (let i = 0; i < count; i++) {
     if (pos + 4 > buf.length) throw bad(`index file is truncated (element ${i} of ${count})`);
     pos += 4 + buf.readUInt32LE(pos);
   }
-  if (pos !== buf.length) throw bad(pos > buf.length ? 'index file is truncated' : `index file has ${buf.length - pos} trailing bytes`);
+  if (pos !== buf.length)
+    throw bad(
+      pos > buf.length ? 'index file is truncated' : `index file has ${buf.length - pos} trailing bytes`,
+    );
   const sha256 = crypto.createHash('sha256').update(buf).digest('hex');
-  if (expect?.sha256 && expect.sha256 !== sha256) throw bad('index file checksum does not match the store (corrupt or replaced)');
+  if (expect?.sha256 && expect.sha256 !== sha256)
+    throw bad('index file checksum does not match the store (corrupt or replaced)');
   return { sha256, bytes: buf.length, count };
 }
 
@@ -84,7 +105,13 @@ export class VectorIndex {
 
   static empty(dim: number, capacity = 1024): VectorIndex {
     const h = new HierarchicalNSW('cosine', dim);
-    h.initIndex({ maxElements: capacity, m: M, efConstruction: EF_CONSTRUCTION, randomSeed: 100, allowReplaceDeleted: true });
+    h.initIndex({
+      maxElements: capacity,
+      m: M,
+      efConstruction: EF_CONSTRUCTION,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
     return new VectorIndex(h, dim);
   }
 

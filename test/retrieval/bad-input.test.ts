@@ -16,7 +16,10 @@ const GOOD = {
   'beta.txt': 'Beta is a plain text note about caching tarballs offline.\n',
 };
 
-async function freshCorpus(tag: string, files: Record<string, string | Buffer> = GOOD): Promise<{ dir: string; data: string; corpus: Corpus }> {
+async function freshCorpus(
+  tag: string,
+  files: Record<string, string | Buffer> = GOOD,
+): Promise<{ dir: string; data: string; corpus: Corpus }> {
   const dir = tempDir(tag);
   writeFiles(path.join(dir, 'docs'), files);
   const data = path.join(dir, 'data');
@@ -37,7 +40,8 @@ describe('bad files are skipped with a warning and counted', () => {
       'empty.md': '   \n\n  \n',
       'front-matter-only.md': '---\ntitle: Nothing here\n---\n\n',
       'big.txt': 'x'.repeat(5000),
-      'page.html': '<html><head><title>Page Title</title><style>p{color:red}</style></head><body><h2>Install</h2><p>Run <b>npm install</b> to fetch <a href="/x">deps</a>.</p><script>alert(1)</script></body></html>',
+      'page.html':
+        '<html><head><title>Page Title</title><style>p{color:red}</style></head><body><h2>Install</h2><p>Run <b>npm install</b> to fetch <a href="/x">deps</a>.</p><script>alert(1)</script></body></html>',
       'lines.jsonl': [
         '{"id": "j1", "title": "First", "text": "A valid JSONL document about workspaces."}',
         '{"id": "j2", "text": "unterminated',
@@ -57,7 +61,9 @@ describe('bad files are skipped with a warning and counted', () => {
 
   it('unreadable files (a dangling link) are skipped and counted', () => {
     expect(res.issueCounts.unreadable).toBe(1);
-    expect(res.issues.find((i) => i.kind === 'unreadable')!.message).toMatch(/dangling\.md: skipped: cannot read \(ENOENT\)/);
+    expect(res.issues.find((i) => i.kind === 'unreadable')!.message).toMatch(
+      /dangling\.md: skipped: cannot read \(ENOENT\)/,
+    );
   });
 
   it('binary and non-UTF-8 files are skipped and counted', () => {
@@ -96,7 +102,13 @@ describe('bad files are skipped with a warning and counted', () => {
   });
 
   it('the good documents are all in, and the counts add up', () => {
-    expect(corpus.listDocuments().map((d) => d.path)).toEqual(['alpha.md', 'beta.txt', 'lines.jsonl#L6', 'lines.jsonl#j1', 'page.html']);
+    expect(corpus.listDocuments().map((d) => d.path)).toEqual([
+      'alpha.md',
+      'beta.txt',
+      'lines.jsonl#L6',
+      'lines.jsonl#j1',
+      'page.html',
+    ]);
     expect(res.docsAdded).toBe(5);
     expect(res.docsFailed).toBe(res.issues.length);
   });
@@ -134,12 +146,16 @@ describe('a damaged index file gives a one-line error naming the fix, never a cr
     fs.writeFileSync(indexFile, buf);
     const err = await searchError();
     expect(err).toBeInstanceOf(BadFileError);
-    expect((err as BadFileError).oneLine()).toMatch(/checksum does not match .* — run `npx ragspec ingest --rebuild`/);
+    expect((err as BadFileError).oneLine()).toMatch(
+      /checksum does not match .* — run `npx ragspec ingest --rebuild`/,
+    );
     const cli = runCli(['search', 'lockfiles', '--data', data]);
     expect(cli.status).toBe(1);
     const lines = cli.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('npm warn'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^ragspec: error: .*index-\d+\.hnsw: index file checksum does not match .*--rebuild/);
+    expect(lines[0]).toMatch(
+      /^ragspec: error: .*index-\d+\.hnsw: index file checksum does not match .*--rebuild/,
+    );
   });
 
   it('a truncated file', async () => {
@@ -159,7 +175,9 @@ describe('a damaged index file gives a one-line error naming the fix, never a cr
     h.initIndex(10);
     h.addPoint([1, 0, 0, 0, 0, 0, 0, 0], 1);
     h.writeIndexSync(indexFile);
-    expect(((await searchError()) as RagspecError).oneLine()).toMatch(/index has dimension 8, the embedding model gives 384.*--rebuild/);
+    expect(((await searchError()) as RagspecError).oneLine()).toMatch(
+      /index has dimension 8, the embedding model gives 384.*--rebuild/,
+    );
   });
 
   it('`ingest --rebuild` repairs it from the stored documents', async () => {
@@ -185,7 +203,9 @@ describe('k out of range', () => {
 
   it('k <= 0 or not a whole number is refused with a message', async () => {
     for (const k of [0, -3, 1.5, Number.NaN]) {
-      await expect(corpus.search('lockfiles', { k })).rejects.toThrow(/k must be a whole number of at least 1/);
+      await expect(corpus.search('lockfiles', { k })).rejects.toThrow(
+        /k must be a whole number of at least 1/,
+      );
     }
     const cli = runCli(['search', 'lockfiles', '-k', '0', '--data', data]);
     expect(cli.status).toBe(1);

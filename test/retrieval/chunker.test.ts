@@ -12,7 +12,8 @@ const count = (t: string) => tok.encode(t, { add_special_tokens: false }).ids.le
 
 describe('parseMarkdown', () => {
   it('takes the title from front matter and tracks heading paths outside code fences', () => {
-    const src = '---\ntitle: npm-demo\nsection: 1\n---\n\n# Top\n\nIntro text.\n\n## Sub\n\n```bash\n# not a heading\n\nstill code\n```\n\n### Deeper\n\nBody.\n';
+    const src =
+      '---\ntitle: npm-demo\nsection: 1\n---\n\n# Top\n\nIntro text.\n\n## Sub\n\n```bash\n# not a heading\n\nstill code\n```\n\n### Deeper\n\nBody.\n';
     const p = parseMarkdown(src);
     expect(p.title).toBe('npm-demo');
     const kinds = p.blocks.map((b) => [b.kind, src.slice(b.start, b.end), b.headingPath.join(' > ')]);
@@ -53,10 +54,17 @@ describe('chunkDocument', () => {
   });
 
   it('splits an over-long paragraph at sentence edges with overlap, and a huge word-run by words', () => {
-    const sentences = Array.from({ length: 80 }, (_, i) => `Sentence number ${i} talks about packages and registries.`).join(' ');
+    const sentences = Array.from(
+      { length: 80 },
+      (_, i) => `Sentence number ${i} talks about packages and registries.`,
+    ).join(' ');
     const words = Array.from({ length: 700 }, (_, i) => `w${i}`).join(' ');
     const src = `# Long\n\n${sentences}\n\n${words}\n`;
-    const { chunks } = chunkDocument(src, 'markdown', count, { maxTokens: 100, minTokens: 30, overlapTokens: 20 });
+    const { chunks } = chunkDocument(src, 'markdown', count, {
+      maxTokens: 100,
+      minTokens: 30,
+      overlapTokens: 20,
+    });
     expect(chunks.length).toBeGreaterThan(10);
     for (const c of chunks) {
       expect(src.slice(c.start, c.end)).toBe(c.text);
@@ -70,7 +78,11 @@ describe('chunkDocument', () => {
   it('starts a new passage at a heading once the current one is big enough', () => {
     const para = 'npm installs packages into node_modules and records them in package-lock.json. '.repeat(7);
     const src = `## One\n\n${para}\n\n## Two\n\n${para}\n`;
-    const { chunks } = chunkDocument(src, 'markdown', count, { maxTokens: 230, minTokens: 100, overlapTokens: 40 });
+    const { chunks } = chunkDocument(src, 'markdown', count, {
+      maxTokens: 230,
+      minTokens: 100,
+      overlapTokens: 40,
+    });
     expect(chunks.map((c) => c.headingPath)).toEqual([['One'], ['Two']]);
     expect(chunks[1]!.text.startsWith('## Two')).toBe(true);
   });

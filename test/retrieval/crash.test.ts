@@ -15,7 +15,10 @@ import { repoRoot } from '../../src/util/paths.ts';
 import { ragspecBin, sharedEmbedder, tempDir, writeFiles } from './helpers.ts';
 
 const KILLS = 22;
-const WORDS = 'registry tarball scope token cache lockfile workspace script audit publish semver peer bundle alias tag prefix'.split(' ');
+const WORDS =
+  'registry tarball scope token cache lockfile workspace script audit publish semver peer bundle alias tag prefix'.split(
+    ' ',
+  );
 
 /** Small seeded PRNG so a failing run can be replayed (seed printed). */
 function rng(seed: number): () => number {
@@ -53,7 +56,11 @@ function ingestAndKill(target: 'embed' | 'commit', delayMs: number): Promise<Kil
     const child = spawn(
       process.execPath,
       [ragspecBin, 'ingest', docs, '--data', data, '--prune', '--commit-every', '2', '--batch', '2'],
-      { cwd: repoRoot, env: { ...process.env, RAGSPEC_TEST_COMMIT_PAUSE_MS: '80' }, stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        cwd: repoRoot,
+        env: { ...process.env, RAGSPEC_TEST_COMMIT_PAUSE_MS: '80' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
     );
     let lastLine = '';
     let armed = false;
@@ -90,8 +97,13 @@ describe('an ingest SIGKILLed at random moments leaves a consistent, usable stor
     const seed = Number(process.env.RAGSPEC_CRASH_SEED ?? Date.now() % 100000);
     console.log(`crash test seed ${seed} (set RAGSPEC_CRASH_SEED to replay)`);
     const rand = rng(seed);
-    const sentence = () => Array.from({ length: 8 + Math.floor(rand() * 10) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ') + '.';
-    const doc = (i: number) => `# Note ${i}\n\n${sentence()} ${sentence()}\n\n## Details\n\n${sentence()} ${sentence()} ${sentence()}\n`;
+    const sentence = () =>
+      Array.from(
+        { length: 8 + Math.floor(rand() * 10) },
+        () => WORDS[Math.floor(rand() * WORDS.length)],
+      ).join(' ') + '.';
+    const doc = (i: number) =>
+      `# Note ${i}\n\n${sentence()} ${sentence()}\n\n## Details\n\n${sentence()} ${sentence()} ${sentence()}\n`;
     const files = new Map<string, string>();
     for (let i = 0; i < 10; i++) files.set(`note-${i}.md`, doc(i));
     const embedder = await sharedEmbedder();
@@ -123,7 +135,10 @@ describe('an ingest SIGKILLed at random moments leaves a consistent, usable stor
         strayFiles += indexFiles.filter((n) => n !== `index-${gen}.hnsw`).length;
         const ids = corpus.store.allPassageIds();
         if (gen > 0) {
-          const labels = corpus.currentIndex().liveLabels().sort((a, b) => a - b);
+          const labels = corpus
+            .currentIndex()
+            .liveLabels()
+            .sort((a, b) => a - b);
           expect(labels, `round ${round} (${killed.lastLine})`).toEqual(ids);
         }
         if (ids.length) {
@@ -137,15 +152,22 @@ describe('an ingest SIGKILLed at random moments leaves a consistent, usable stor
         const stored = corpus.listDocuments();
         expect(stored.map((d) => d.path).sort()).toEqual([...files.keys()].sort());
         for (const d of stored) expect(corpus.getDocument(d.id)!.source).toBe(files.get(d.path));
-        const labels = corpus.currentIndex().liveLabels().sort((a, b) => a - b);
+        const labels = corpus
+          .currentIndex()
+          .liveLabels()
+          .sort((a, b) => a - b);
         expect(labels).toEqual(corpus.store.allPassageIds());
         // Only the committed generation's index file is left.
-        expect(fs.readdirSync(data).filter((n) => n.startsWith('index-'))).toEqual([`index-${corpus.store.generation()}.hnsw`]);
+        expect(fs.readdirSync(data).filter((n) => n.startsWith('index-'))).toEqual([
+          `index-${corpus.store.generation()}.hnsw`,
+        ]);
       } finally {
         await corpus.close();
       }
     }
-    console.log(`kills: ${phases.embed} while embedding, ${phases.commit} inside a commit, ${phases.exited} finished first; ${strayFiles} uncommitted index files found and discarded`);
+    console.log(
+      `kills: ${phases.embed} while embedding, ${phases.commit} inside a commit, ${phases.exited} finished first; ${strayFiles} uncommitted index files found and discarded`,
+    );
     expect(phases.embed + phases.commit).toBeGreaterThanOrEqual(20);
     expect(phases.commit).toBeGreaterThanOrEqual(5);
     expect(phases.embed).toBeGreaterThanOrEqual(5);

@@ -27,7 +27,12 @@ describe('Embedder (all-MiniLM-L6-v2, real model)', () => {
     const e = await sharedEmbedder();
     const s = 'Lockfiles pin exact dependency versions.';
     const [alone] = await e.embed([s]);
-    const [padded] = await e.embed([s, 'A much longer sentence about registries, scopes, tokens and two-factor authentication settings. '.repeat(3)]);
+    const [padded] = await e.embed([
+      s,
+      'A much longer sentence about registries, scopes, tokens and two-factor authentication settings. '.repeat(
+        3,
+      ),
+    ]);
     expect(cosine(alone!, padded!)).toBeGreaterThan(0.98);
   });
 

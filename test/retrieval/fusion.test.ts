@@ -3,7 +3,9 @@ import { ftsQuery, reciprocalRankFusion, RRF_K } from '../../src/retrieval/fusio
 
 describe('ftsQuery', () => {
   it('quotes words, drops function words ("a", "or", "and") and FTS syntax', () => {
-    expect(ftsQuery('How do I stop `npm ci` from running scripts?')).toBe('"stop" OR "npm" OR "ci" OR "running" OR "scripts"');
+    expect(ftsQuery('How do I stop `npm ci` from running scripts?')).toBe(
+      '"stop" OR "npm" OR "ci" OR "running" OR "scripts"',
+    );
     expect(ftsQuery('NEAR(a b) OR "x" AND -y*')).toBe('"near" OR "b" OR "x" OR "y"');
     expect(ftsQuery('the of and')).toBe('"the" OR "of" OR "and"');
     expect(ftsQuery('?!')).toBeNull();

@@ -11,7 +11,11 @@ import { sharedEmbedder, tempDir, writeFiles } from './helpers.ts';
 
 const topic = (name: string, word: string, n = 6) =>
   `# ${name}\n\n` +
-  Array.from({ length: n }, (_, i) => `Paragraph ${i} of ${name}: the ${word} setting changes how the ${word} cache behaves when packages are installed.`).join('\n\n') +
+  Array.from(
+    { length: n },
+    (_, i) =>
+      `Paragraph ${i} of ${name}: the ${word} setting changes how the ${word} cache behaves when packages are installed.`,
+  ).join('\n\n') +
   '\n';
 
 let dir: string;
@@ -24,7 +28,10 @@ function ids(docPath: string): number[] {
 
 function consistent(): void {
   // Store passages and live HNSW labels agree.
-  const labels = corpus.currentIndex().liveLabels().sort((a, b) => a - b);
+  const labels = corpus
+    .currentIndex()
+    .liveLabels()
+    .sort((a, b) => a - b);
   expect(labels).toEqual(corpus.store.allPassageIds());
 }
 
@@ -88,7 +95,8 @@ describe('incremental ingest', () => {
   });
 
   it('queries during an ingest see only whole, committed passages', async () => {
-    for (const f of ['a.md', 'b.md', 'sub/d.md']) fs.appendFileSync(path.join(dir, f), '\nA new closing paragraph about the registry.\n');
+    for (const f of ['a.md', 'b.md', 'sub/d.md'])
+      fs.appendFileSync(path.join(dir, f), '\nA new closing paragraph about the registry.\n');
     writeFiles(dir, { 'e.md': topic('Echo', 'emu', 12) });
     let done = false;
     const ingest = corpus.ingestPaths([dir], { commitEvery: 1 }).finally(() => (done = true));

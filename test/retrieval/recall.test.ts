@@ -15,7 +15,9 @@ let corpus: Corpus;
 beforeAll(async () => {
   corpus = await openCorpus(path.join(paths.cache(), 'test-npm-docs'), { embedder: await sharedEmbedder() });
   const s = await corpus.ingestPaths(defaultCorpusRoots(), { prune: true });
-  console.log(`default corpus: ${s.documentsTotal} documents, ${s.passagesTotal} passages (${s.passagesEmbedded} embedded this run)`);
+  console.log(
+    `default corpus: ${s.documentsTotal} documents, ${s.passagesTotal} passages (${s.passagesEmbedded} embedded this run)`,
+  );
 });
 
 afterAll(async () => {
@@ -27,7 +29,8 @@ describe('recall@5 on shared/eval/npm-docs-dev.jsonl', () => {
     const items = loadEvalSet(devSetPath());
     expect(items.length).toBeGreaterThanOrEqual(40);
     const results: RecallResult[] = [];
-    for (const method of ['dense', 'bm25', 'hybrid'] as const) results.push(await recallAtK(corpus, items, 5, method));
+    for (const method of ['dense', 'bm25', 'hybrid'] as const)
+      results.push(await recallAtK(corpus, items, 5, method));
     console.log(`\n${recallTable(results)}\n`);
     for (const r of results) console.log(`${r.method} misses: ${r.misses.join(' ') || '(none)'}`);
     const hybrid = results.find((r) => r.method === 'hybrid')!;
@@ -35,7 +38,10 @@ describe('recall@5 on shared/eval/npm-docs-dev.jsonl', () => {
   });
 
   it('the ragspec documents are in the default corpus under ragspec/', async () => {
-    const res = await corpus.search('how does ragspec draft tokens from retrieved passages', { k: 5, pathPrefix: 'ragspec/' });
+    const res = await corpus.search('how does ragspec draft tokens from retrieved passages', {
+      k: 5,
+      pathPrefix: 'ragspec/',
+    });
     expect(res.length).toBeGreaterThan(0);
     expect(res.every((p) => p.path.startsWith('ragspec/'))).toBe(true);
     expect(res[0]!.path).toBe('ragspec/how-ragspec-drafts.md');

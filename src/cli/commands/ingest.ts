@@ -5,7 +5,12 @@
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { openCorpus, defaultCorpusRoots, type IngestProgress, type IngestSummary } from '../../retrieval/index.ts';
+import {
+  openCorpus,
+  defaultCorpusRoots,
+  type IngestProgress,
+  type IngestSummary,
+} from '../../retrieval/index.ts';
 import { RagspecError } from '../../util/errors.ts';
 import { paths } from '../../util/paths.ts';
 
@@ -27,9 +32,18 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function register(program: Command): void {
   program
     .command('ingest')
-    .description('Add documents to the corpus (default: npm\'s bundled docs + corpus/). Unchanged files are skipped.')
-    .argument('[paths...]', 'files or folders of .md, .txt, .html, .jsonl ({id?, title?, url?, text} per line)')
-    .option('--include <glob>', 'only files matching this glob (relative to each folder; repeatable)', collect)
+    .description(
+      "Add documents to the corpus (default: npm's bundled docs + corpus/). Unchanged files are skipped.",
+    )
+    .argument(
+      '[paths...]',
+      'files or folders of .md, .txt, .html, .jsonl ({id?, title?, url?, text} per line)',
+    )
+    .option(
+      '--include <glob>',
+      'only files matching this glob (relative to each folder; repeatable)',
+      collect,
+    )
     .option('--exclude <glob>', 'skip files matching this glob (repeatable)', collect)
     .option('--prune', 'remove documents whose files are gone (not seen by this ingest)')
     .option('--rebuild', 're-embed every stored document into a fresh index (fixes a damaged index file)')
@@ -75,14 +89,19 @@ export function register(program: Command): void {
 function positive(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new RagspecError(`${flag} must be a positive whole number (got "${v}")`, { code: 'bad_flag' });
+  if (!Number.isInteger(n) || n <= 0)
+    throw new RagspecError(`${flag} must be a positive whole number (got "${v}")`, { code: 'bad_flag' });
   return n;
 }
 
 function makeProgress(json: boolean): { update: (p: IngestProgress) => void; stop: () => void } {
   if (process.stderr.isTTY && !json) {
     const bar = new cliProgress.SingleBar(
-      { format: 'ingest |{bar}| {value}/{total} passages · {phase} · docs {docs} · gen {gen}', stream: process.stderr, hideCursor: true },
+      {
+        format: 'ingest |{bar}| {value}/{total} passages · {phase} · docs {docs} · gen {gen}',
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
@@ -102,7 +121,9 @@ function makeProgress(json: boolean): { update: (p: IngestProgress) => void; sto
   return {
     update: (p) => {
       if (p.phase !== 'load' && p.phase !== 'done') {
-        console.error(`ingest: ${p.phase} ${p.passagesDone}/${p.passagesTotal} passages, ${p.docsDone}/${p.docsTotal} docs, generation ${p.generation ?? 0}`);
+        console.error(
+          `ingest: ${p.phase} ${p.passagesDone}/${p.passagesTotal} passages, ${p.docsDone}/${p.docsTotal} docs, generation ${p.generation ?? 0}`,
+        );
       }
     },
     stop: () => undefined,

@@ -29,7 +29,11 @@ export function register(program: Command): void {
       }
       const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
       try {
-        const res = await corpus.searchWithInfo(query, { k, pathPrefix: o.pathPrefix, method: o.method as 'hybrid' });
+        const res = await corpus.searchWithInfo(query, {
+          k,
+          pathPrefix: o.pathPrefix,
+          method: o.method as 'hybrid',
+        });
         if (res.notice) console.error(`ragspec: note: ${res.notice}`);
         if (o.json) {
           console.log(JSON.stringify(res.passages, null, 2));
