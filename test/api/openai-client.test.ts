@@ -30,11 +30,11 @@ const messages: OpenAI.ChatCompletionMessageParam[] = [
 ];
 
 async function both(params: { temperature?: number; top_p?: number; seed?: number }) {
-  const plain = await client.chat.completions.create({ model: 'ragspec', messages, max_tokens: 24, ...params });
+  const plain = await client.chat.completions.create({ model: 'ragspec', messages, max_tokens: 12, ...params });
   const stream = await client.chat.completions.create({
     model: 'ragspec',
     messages,
-    max_tokens: 24,
+    max_tokens: 12,
     stream: true,
     stream_options: { include_usage: true },
     ...params,

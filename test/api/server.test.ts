@@ -37,7 +37,7 @@ describe('health', () => {
 
 describe('POST /v1/answer', () => {
   it('answers with citations, usage and speculative stats', async () => {
-    const r = await request(srv.url).post('/v1/answer').set(auth).send({ question: QUESTION, max_tokens: 24, top_k: 2 });
+    const r = await request(srv.url).post('/v1/answer').set(auth).send({ question: QUESTION, max_tokens: 16, top_k: 2 });
     expect(r.status).toBe(200);
     const b = r.body;
     expect(typeof b.answer).toBe('string');
@@ -66,7 +66,7 @@ describe('POST /v1/answer', () => {
   });
 
   it('streams token deltas then one final event, with byte-exact SSE framing', async () => {
-    const body = { question: QUESTION, max_tokens: 24, top_k: 2, stream: true };
+    const body = { question: QUESTION, max_tokens: 16, top_k: 2, stream: true };
     const raw = await rawPost(srv.url, '/v1/answer', body, auth);
     expect(raw.status).toBe(200);
     expect(raw.headers['content-type']).toBe('text/event-stream; charset=utf-8');
