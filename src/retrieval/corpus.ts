@@ -75,6 +75,7 @@ export class Corpus implements Retriever {
   private indexGeneration = -1;
   private embedderPromise: Promise<Embedder> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
+  private countCache: { generation: number; count: number } | null = null;
 
   constructor(
     readonly dir: string,
@@ -119,6 +120,13 @@ export class Corpus implements Retriever {
     }
   }
 
+  /** Passages of the committed generation; count(*) scans, so it is cached per generation. */
+  private committedPassageCount(): number {
+    const gen = this.store.generation();
+    if (this.countCache?.generation !== gen) this.countCache = { generation: gen, count: this.store.passageCount() };
+    return this.countCache.count;
+  }
+
   /** Forget the in-memory index (after a failed commit it may hold uncommitted points). */
   dropIndex(): void {
     this.index = null;
@@ -154,7 +162,8 @@ export class Corpus implements Retriever {
     }
     const prefix = opts.pathPrefix || undefined;
     const allowed = prefix ? this.store.idsUnderPrefix(prefix) : null;
-    const available = allowed ? allowed.size : this.store.passageCount();
+    const total = this.committedPassageCount();
+    const available = allowed ? allowed.size : total;
     let notice: string | undefined;
     let k = opts.k;
     if (k > available) {
@@ -176,7 +185,7 @@ export class Corpus implements Retriever {
       const hits = index.search(
         qv!,
         want,
-        this.store.passageCount(),
+        total,
         allowed ? (l) => allowed.has(l) : undefined,
       );
       dense = hits.map((h) => ({ id: h.label, score: h.score }));
