@@ -82,11 +82,14 @@ export class OnnxCausalLM implements CausalLM {
       feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, p, d] };
       feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, p, d] };
     });
-    const out = await this.model.run(feeds);
-    const present: LayerKv[] = [];
-    for (let i = 0; i < this.config.numLayers; i++) {
-      present.push({ key: out[`present.${i}.key`]!.data as Float32Array, value: out[`present.${i}.value`]!.data as Float32Array });
-    }
+    // present.{i}.* are written straight into the cache's spare buffers (no extra copy).
+    const present: LayerKv[] = cache.presentBuffers(total);
+    const into: Record<string, HostTensor> = {};
+    present.forEach((b, i) => {
+      into[`present.${i}.key`] = { type: 'float32', data: b.key, dims: [1, hkv, total, d] };
+      into[`present.${i}.value`] = { type: 'float32', data: b.value, dims: [1, hkv, total, d] };
+    });
+    const out = await this.model.run(feeds, undefined, into);
     cache.adopt(present, s);
     return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
   }

@@ -17,6 +17,12 @@ export class OnnxKvCache implements KvCache {
   private layerKv: LayerKv[];
   private len = 0;
   private appended = 0;
+  /**
+   * Backing buffers (possibly larger than needed) that the next forward writes its `present`
+   * outputs into, so onnxruntime fills them directly instead of returning fresh arrays. After a
+   * forward they swap with the buffers of the positions just replaced (ping-pong).
+   */
+  private spare: LayerKv[] = [];
 
   constructor(
     readonly numLayers: number,
@@ -39,6 +45,23 @@ export class OnnxKvCache implements KvCache {
     return this.layerKv;
   }
 
+  /**
+   * Per-layer views of exactly [Hkv, total, D] for the next forward's `present` outputs. They
+   * never alias the arrays currently in the cache (those are the forward's `past` inputs).
+   */
+  presentBuffers(total: number): LayerKv[] {
+    const n = this.numKvHeads * total * this.headDim;
+    const room = Math.ceil(n * 1.25) + this.numKvHeads * 64 * this.headDim;
+    return this.layerKv.map((_, i) => {
+      let b = this.spare[i];
+      if (!b || b.key.length < n || b.value.length < n) {
+        b = { key: new Float32Array(room), value: new Float32Array(room) };
+        this.spare[i] = b;
+      }
+      return { key: b.key.subarray(0, n), value: b.value.subarray(0, n) };
+    });
+  }
+
   /** Adopt the `present` tensors of a forward that appended `s` positions. */
   adopt(present: LayerKv[], s: number): void {
     if (present.length !== this.numLayers) throw new Error(`KV cache: expected ${this.numLayers} layers, got ${present.length}`);
@@ -47,6 +70,15 @@ export class OnnxKvCache implements KvCache {
     for (const p of present) {
       if (p.key.length !== per || p.value.length !== per) throw new Error(`KV cache: present tensor has ${p.key.length} values, expected ${per}`);
     }
+    // The replaced arrays become the spare buffers when they were ours (views of a spare).
+    const old = this.layerKv;
+    this.spare = present.map((p, i) => {
+      const backing = this.spare[i];
+      const adopted = backing && p.key.buffer === backing.key.buffer;
+      if (!adopted) return backing!;
+      const o = old[i]!;
+      return { key: new Float32Array(o.key.buffer), value: new Float32Array(o.value.buffer) };
+    });
     this.layerKv = present;
     this.len = total;
     this.appended = s;

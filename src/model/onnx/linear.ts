@@ -24,11 +24,22 @@ export interface LinearPart {
 }
 
 const QBLOCK = 32;
-/** 0: fp32 compute (exact to float rounding). 4 would quantise activations to int8. */
-export let INT4_ACCURACY_LEVEL = Number(process.env.RAGSPEC_INT4_ACCURACY ?? 0);
+/**
+ * MatMulNBits accuracy_level: 0 computes in fp32 (the Q4 weights exactly, to float rounding);
+ * 4 quantises activations to int8 per block (faster, approximate).
+ */
+export type Int4Accuracy = 0 | 4;
 
 /** x: [M, K] (or [..., K] for int4) → [M, N]. Returns the output name. */
-export function linear(g: GraphBuilder, src: WeightSource, x: string, parts: LinearPart[], format: WeightFormat, stem: string): string {
+export function linear(
+  g: GraphBuilder,
+  src: WeightSource,
+  x: string,
+  parts: LinearPart[],
+  format: WeightFormat,
+  stem: string,
+  accuracy: Int4Accuracy = 0,
+): string {
   const raws = parts.map((p) => src.raw(p.weight));
   const shapes = raws.map((r) => r.ne);
   const k = shapes[0]![0]!;
@@ -50,7 +61,7 @@ export function linear(g: GraphBuilder, src: WeightSource, x: string, parts: Lin
   const nb = k / QBLOCK;
   const b = g.init(`${stem}.qweight`, 'uint8', [n, nb, QBLOCK / 2], packed);
   const s = g.init(`${stem}.scales`, 'float32', [n, nb], scales);
-  const y = g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: INT4_ACCURACY_LEVEL }, { domain: 'com.microsoft', out: stem });
+  const y = g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: accuracy }, { domain: 'com.microsoft', out: stem });
   const blockSums = g.op('ReduceSum', [g.op('Reshape', [x, g.i64('dims', [-1, nb, QBLOCK])]), g.i64('axes', [2])], { keepdims: 0 }); // [M, K/32]
   const corr = g.op('MatMul', [blockSums, g.init(`${stem}.offsets`, 'float32', [nb, n], offsets)]); // [M, N]
   const yc = g.op('Add', [y, corr]);

@@ -15,7 +15,7 @@
 import type { LlamaConfig } from '../types.ts';
 import type { WeightSource } from '../weights.ts';
 import { GraphBuilder } from './graph.ts';
-import { linear, unpermuteRopeRows, type LinearPart, type WeightFormat } from './linear.ts';
+import { linear, unpermuteRopeRows, type Int4Accuracy, type LinearPart, type WeightFormat } from './linear.ts';
 import { ropeTables } from './rope.ts';
 
 export interface LlamaGraphOptions {
@@ -30,6 +30,8 @@ export interface LlamaGraphOptions {
    * default true. false builds the same math from plain ai.onnx ops (for A/B and other runtimes).
    */
   fusedOps?: boolean;
+  /** MatMulNBits accuracy_level for int4 weights (default 0: fp32 compute, exact). */
+  int4Accuracy?: Int4Accuracy;
   /** Called after each layer is written (done of total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -77,6 +79,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
 
   // 3. RoPE from position_ids. The 1/sqrt(D) attention scale is folded into the Q weights.
   const fused = opts.fusedOps ?? true;
+  const acc = opts.int4Accuracy ?? 0;
   const rope = ropeTables(cfg);
   const qScale = 1 / Math.sqrt(d);
   let applyRope: (x: string) => string; // [B,H,S,D] → same
@@ -152,7 +155,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
       { weight: `${p}.attn_k.weight`, bias: bias(l, 'k'), perm: kPerm },
       { weight: `${p}.attn_v.weight`, bias: bias(l, 'v') },
     ];
-    const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`);
+    const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`, acc);
     const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
     const toHeads = (t: string, shape: string) => g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
     const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
@@ -168,15 +171,15 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     const scores = g.op('Add', [g.op('MatMul', [qG, g.op('Transpose', [presentK], { perm: [0, 1, 3, 2] })]), maskG]);
     const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]); // [B,Hkv,G·S,D]
     const ctxRows = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }), shapeRows(hq * d)]);
-    const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`);
+    const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`, acc);
     delta = attnOut;
 
     // 7. SwiGLU MLP: down(silu(gate) * up), gate|up fused.
     const hn2 = norm(`${p}.ffn_norm.weight`);
-    const gu = linear(g, src, hn2, [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }], opts.weights, `${p}.ffn_gate_up`);
+    const gu = linear(g, src, hn2, [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }], opts.weights, `${p}.ffn_gate_up`, acc);
     const [gate, up] = g.opN('Split', [gu, ffSplit], 2, { axis: 1 });
     const act = g.op('Mul', [g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]), up!]);
-    delta = linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`);
+    delta = linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`, acc);
     opts.onProgress?.(i + 1, layers.length);
   });
 
@@ -185,7 +188,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
   // Tied head: Gemm against the embedding initializer itself (no second copy). Q8_0 heads stay
   // fp32 in the int4 variant too: 8-bit MatMulNBits has no fast CPU kernel (measured 10× slower).
-  const logitsRows = head ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output') : g.op('Gemm', [xn, embed], { transB: 1 });
+  const logitsRows = head ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output', acc) : g.op('Gemm', [xn, embed], { transB: 1 });
   g.op('Reshape', [logitsRows, shapeLogits], {}, { out: 'logits' });
   g.output('logits', 'float32', ['batch', 'seq', v]);
   // Graph outputs in contract order: logits first.

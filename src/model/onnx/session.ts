@@ -63,7 +63,12 @@ export class OrtModel {
     return this.session.outputNames;
   }
 
-  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+  /**
+   * Run the session. `into` (optional) names outputs to write straight into caller-owned
+   * buffers of exactly the output's size (saves a copy of big outputs such as KV caches); the
+   * other outputs come back as new arrays.
+   */
+  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[], into?: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     const missing = this.session.inputNames.filter((n) => !(n in feeds));
     const unknown = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
     if (missing.length || unknown.length) {
@@ -79,7 +84,16 @@ export class OrtModel {
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims as number[]);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = outputs ? await this.session.run(ortFeeds, outputs as string[]) : await this.session.run(ortFeeds);
+      if (into) {
+        const fetches: Record<string, ort.Tensor | null> = {};
+        for (const name of outputs ?? this.session.outputNames) {
+          const t = into[name];
+          fetches[name] = t ? new ort.Tensor(t.type, t.data, t.dims as number[]) : null;
+        }
+        result = await this.session.run(ortFeeds, fetches);
+      } else {
+        result = outputs ? await this.session.run(ortFeeds, outputs as string[]) : await this.session.run(ortFeeds);
+      }
     } catch (err) {
       const shapes = Object.entries(feeds)
         .map(([n, t]) => `${n}:${t.type}[${t.dims.join(',')}]`)
@@ -91,6 +105,10 @@ export class OrtModel {
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(result)) {
+      if (into?.[name]) {
+        out[name] = into[name];
+        continue;
+      }
       const t = v as ort.Tensor;
       out[name] = { type: t.type as TensorType, data: t.data as HostTensor['data'], dims: t.dims };
     }
