@@ -141,9 +141,14 @@ describe('documents through the API (ingestDocuments / getDocument / deleteDocum
 
 describe('a second process-like reader of the same folder', () => {
   it('picks up a new generation committed by another writer on its next query', async () => {
-    const reader = await openCorpus(path.join(dir, '.data'), { embedder: await sharedEmbedder(), readOnly: true });
+    const reader = await openCorpus(path.join(dir, '.data'), {
+      embedder: await sharedEmbedder(),
+      readOnly: true,
+    });
     try {
-      expect((await reader.search('okapi bookmark', { k: 3, method: 'bm25' })).some((p) => p.path === 'f.md')).toBe(false);
+      expect(
+        (await reader.search('okapi bookmark', { k: 3, method: 'bm25' })).some((p) => p.path === 'f.md'),
+      ).toBe(false);
       await reader.search('warm up the dense side', { k: 1 });
       writeFiles(dir, { 'f.md': '# Foxtrot\n\nThe okapi bookmark command saves favourite packages.\n' });
       await corpus.ingestPaths([dir]);
