@@ -38,3 +38,18 @@ describe('llama graph vs plain-JS reference', () => {
     });
   }
 });
+
+describe('rope scaling', () => {
+  it('linear scaling by 2 at positions 0,2,4,… equals no scaling at 0,1,2,…', async () => {
+    const w = randomWeights(tinyConfig(), 11);
+    const scaledSrc = { ...w, config: { ...w.config, ropeScaling: { type: 'linear' as const, factor: 2 } } };
+    const plain = await OnnxCausalLM.load(buildLlamaGraph(w, { weights: 'fp32', mask: '4d' }).bytes, w.config, { intraOpThreads: 1 });
+    const g = buildLlamaGraph(scaledSrc, { weights: 'fp32', mask: '4d' });
+    const scaled = await OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 });
+    const a = await plain.forward(tokens, range(0, tokens.length), null, plain.newCache());
+    const b = await scaled.forward(tokens, tokens.map((_, i) => 2 * i), null, scaled.newCache());
+    expect(maxAbsDiff(a.data, b.data)).toBeLessThan(1e-4);
+    await plain.dispose();
+    await scaled.dispose();
+  });
+});
