@@ -27,6 +27,7 @@ import { copiedSpans } from './attribution.ts';
 import { BudgetPolicy, type BudgetOptions } from './budget.ts';
 import { cachedCostCurve, measureCostCurve, type CostCurve } from './cost-curve.ts';
 import { runLoop, type PlannedSource } from './loop.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import type { ChatMessage, DecodeMode, GenerationCallbacks, GenerationRequest, GenerationResult } from './types.ts';
 
 export interface EngineLoadOptions {
@@ -54,6 +55,8 @@ export const SELF_DRAFT_VARIANT = 'draft-int4';
 
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
+  /** KV cache of the last prompt: requests sharing its prefix prefill only the rest. */
+  readonly prefixCache = new PrefixCache();
 
   constructor(
     readonly target: CausalLM,
@@ -147,6 +150,7 @@ export class Engine {
         stop: req.stop,
         sources,
         budget,
+        prefixCache: this.prefixCache,
       },
       cb,
     );

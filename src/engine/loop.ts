@@ -12,6 +12,7 @@ import { RagspecError } from '../util/errors.ts';
 import { BudgetPolicy } from './budget.ts';
 import { OutputText } from './output.ts';
 import { StatsCollector } from './stats.ts';
+import type { PrefixCache } from './prefix-cache.ts';
 import type { TokenCopy } from './attribution.ts';
 import type { DraftSourceKind, FinishReason, GenerationCallbacks, GenerationStats, SamplingParams } from './types.ts';
 
@@ -37,6 +38,8 @@ export interface LoopOptions {
   fallbackBelow?: number;
   /** Prefill in chunks of this many tokens so cancellation is checked in between (default 128). */
   prefillChunk?: number;
+  /** Reuse the KV cache of a previous prompt that shares a prefix with this one. */
+  prefixCache?: PrefixCache;
   /** Test-only verifier switches. */
   verify?: VerifyOptions;
 }
@@ -70,7 +73,9 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     });
   }
   stats.promptTokens = prompt.length;
-  const cache = target.newCache();
+  const prefix = prompt.slice(0, -1);
+  const hit = o.prefixCache?.lookup(prefix) ?? null;
+  const cache = hit?.cache ?? target.newCache();
   const aborted = (): boolean => cb.signal?.aborted === true;
 
   // 1. Prefill every prompt token but the last, in chunks (cancellation between chunks).
@@ -78,11 +83,12 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
   //    can already accept drafts.
   const t0 = performance.now();
   const chunk = o.prefillChunk ?? 128;
-  for (let s = 0; s < prompt.length - 1 && !aborted(); s += chunk) {
-    const e = Math.min(prompt.length - 1, s + chunk);
-    const ids = prompt.slice(s, e);
+  for (let s = hit?.length ?? 0; s < prefix.length && !aborted(); s += chunk) {
+    const e = Math.min(prefix.length, s + chunk);
+    const ids = prefix.slice(s, e);
     await target.forward(ids, ids.map((_, i) => s + i), null, cache);
   }
+  if (!aborted()) o.prefixCache?.store(prefix, cache);
   stats.time.prefill = performance.now() - t0;
 
   const context: number[] = [...prompt];

@@ -165,3 +165,21 @@ describe('speculative greedy = AR greedy (toy model)', () => {
     expect(lm.forwards - f0).toBe(0);
   });
 });
+
+describe('prefix cache', () => {
+  it('reusing a shared prompt prefix gives the same output and prefills only the new suffix', async () => {
+    const { PrefixCache } = await import('../../src/engine/prefix-cache.ts');
+    const lm = new ToyLM({ seed: 12, vocab: 15 });
+    const pc = new PrefixCache(4);
+    const base = Array.from({ length: 40 }, (_, i) => (i * 7) % 15);
+    for (const tail of [[1, 2], [1, 3, 4], [9]]) {
+      const prompt = [...base, ...tail];
+      const cold = await runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 12, sampling: { temperature: 0 }, sources: [] });
+      const f0 = lm.forwards;
+      const warm = await runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 12, sampling: { temperature: 0 }, sources: [], prefixCache: pc });
+      expect(warm.tokens).toEqual(cold.tokens);
+      // prefix reused: at most one prefill forward for the new suffix, then 12 decode steps
+      expect(lm.forwards - f0).toBeLessThanOrEqual(12 + 1);
+    }
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * `npm run bench` — the speculative engine over the dev set, in one process, modes
+ * interleaved per question (so machine noise hits every mode alike):
+ * decode tok/s per mode and speedup vs `ar`, tokens per target forward, acceptance by
+ * source, tree sizes, time shares; an identical-output check that FAILS the run on any
+ * difference from `ar`; and the same greedy generation in @huggingface/transformers on the
+ * Optimum export of the same model (the peer a TypeScript user would otherwise pick).
+ * Writes the Engine section of docs/BENCHMARKS.md and docs/speedup.svg.
+ *
+ * Flags: --limit N (questions), --max-tokens N (128), --k N (passages, 4),
+ *        --modes ar,reference,model,hybrid, --model DIR, --drafter auto|none|DIR,
+ *        --drafter-variant NAME, --no-peer, --no-write, --json FILE
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from '../src/engine/engine.ts';
+import { answerMessages } from '../src/engine/prompt.ts';
+import type { DecodeMode, GenerationResult } from '../src/engine/types.ts';
+import { openCorpus } from '../src/retrieval/index.ts';
+import type { ScoredPassage } from '../src/retrieval/types.ts';
+import { paths, repoRoot } from '../src/util/paths.ts';
+import { renderReport, type QuestionRun, type PeerRun } from './engine-report.ts';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const has = (name: string): boolean => process.argv.includes(`--${name}`);
+
+async function main(): Promise<void> {
+  const limit = Number(flag('limit') ?? Infinity);
+  const maxTokens = Number(flag('max-tokens') ?? 128);
+  const k = Number(flag('k') ?? 4);
+  const modes = (flag('modes') ?? 'ar,reference,model,hybrid').split(',') as DecodeMode[];
+  if (!modes.includes('ar')) modes.unshift('ar');
+  const modelDir = flag('model') ?? paths.targetModel();
+  const evalFile = path.join(repoRoot, '..', 'shared', 'eval', 'npm-docs-dev.jsonl');
+  const items = fs
+    .readFileSync(evalFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; question: string })
+    .slice(0, limit);
+
+  const engine = await Engine.load({ model: modelDir, drafter: flag('drafter') ?? 'auto', drafterVariant: flag('drafter-variant') });
+  const runModes = modes.filter((m) => m !== 'model' || engine.drafter);
+  if (runModes.length < modes.length) console.error('bench: no drafter model loaded — skipping mode "model"');
+  const corpus = await openCorpus(flag('data') ?? paths.data(), { readOnly: true });
+  const questions: QuestionRun[] = [];
+  let mismatches = 0;
+  for (const [qi, item] of items.entries()) {
+    const passages: ScoredPassage[] = await corpus.search(item.question, { k });
+    const messages = answerMessages(item.question, passages);
+    const results = new Map<DecodeMode, GenerationResult>();
+    // rotate the order per question so warm-up and drift do not favour one mode
+    const order = runModes.map((_, i) => runModes[(i + qi) % runModes.length]!);
+    for (const mode of order) {
+      results.set(mode, await engine.generate({ messages, passages, maxTokens, sampling: { temperature: 0 }, mode }));
+    }
+    const ar = results.get('ar')!;
+    const run: QuestionRun = { id: item.id, promptTokens: ar.stats.promptTokens, tokens: ar.tokens.length, arTokens: ar.tokens, modes: {} };
+    for (const [mode, r] of results) {
+      const same = r.tokens.length === ar.tokens.length && r.tokens.every((t, i) => t === ar.tokens[i]);
+      if (!same) {
+        mismatches++;
+        const at = r.tokens.findIndex((t, i) => t !== ar.tokens[i]);
+        console.error(`MISMATCH ${item.id} ${mode}: first difference at token ${at}`);
+      }
+      run.modes[mode] = { stats: r.stats, same, copiedChars: r.copiedSpans.reduce((a, s) => a + s.text.length, 0), textChars: r.text.length };
+    }
+    questions.push(run);
+    const line = runModes
+      .map((m) => `${m} ${run.modes[m]!.stats.decodeTokensPerSecond.toFixed(1)} tok/s ${run.modes[m]!.stats.tokensPerStep.toFixed(2)} t/f`)
+      .join(' | ');
+    console.error(`[${qi + 1}/${items.length}] ${item.id} ${ar.tokens.length} tok: ${line}`);
+  }
+  await corpus.close();
+
+  let peer: PeerRun | null = null;
+  if (!has('no-peer')) peer = await runPeer(engine, modelDir, items, k, maxTokens, questions);
+  await engine.dispose();
+
+  const report = renderReport(questions, runModes, peer, { maxTokens, k, machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, costCurve: engine.costCurve?.ms });
+  console.log(report.markdown);
+  if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer }, null, 1));
+  if (!has('no-write')) {
+    writeSection(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), report.markdown);
+    fs.writeFileSync(path.join(repoRoot, 'docs', 'speedup.svg'), report.svg);
+  }
+  if (mismatches > 0) {
+    console.error(`bench: ${mismatches} outputs differ from ar — FAILED`);
+    process.exitCode = 1;
+  }
+}
+
+/** transformers.js greedy on the Optimum export (written next to the model when missing). */
+async function runPeer(engine: Engine, modelDir: string, items: { question: string }[], k: number, maxTokens: number, runs: QuestionRun[]): Promise<PeerRun | null> {
+  const exportRoot = path.join(paths.models(), 'optimum-export');
+  const exportDir = path.join(exportRoot, 'smollm2');
+  const gguf = path.join(modelDir, 'model.gguf');
+  try {
+    if (!fs.existsSync(path.join(exportDir, 'onnx', 'model.onnx'))) {
+      if (!fs.existsSync(gguf)) throw new Error(`no ${gguf} to export from`);
+      const { exportOptimum } = await import('../src/model/onnx/optimum.ts');
+      await exportOptimum(gguf, exportDir, { weights: 'int4' });
+    }
+    const { AutoModelForCausalLM, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.localModelPath = exportRoot + path.sep;
+    const model = await AutoModelForCausalLM.from_pretrained('smollm2', { dtype: 'fp32', device: 'cpu' });
+    const corpus = await openCorpus(paths.data(), { readOnly: true });
+    const out: PeerRun = { tokPerSec: [], same: 0, total: 0 };
+    const { Tensor } = await import('@huggingface/transformers');
+    for (const [qi, item] of items.entries()) {
+      const passages = await corpus.search(item.question, { k });
+      const ids = engine.promptTokens({ messages: answerMessages(item.question, passages) });
+      const input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+      const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+      // prefill timing is subtracted with a 1-token run, as ragspec reports decode tok/s
+      const t0 = performance.now();
+      await model.generate({ input_ids, attention_mask, max_new_tokens: 1, do_sample: false } as never);
+      const t1 = performance.now();
+      const res = (await model.generate({ input_ids, attention_mask, max_new_tokens: maxTokens, do_sample: false } as never)) as { data: BigInt64Array };
+      const t2 = performance.now();
+      const theirs = Array.from(res.data, Number).slice(ids.length);
+      const eos = new Set(engine.tokenizer.eosIds);
+      const trimmed = theirs.findIndex((t) => eos.has(t));
+      const toks = trimmed >= 0 ? theirs.slice(0, trimmed) : theirs;
+      const decodeMs = t2 - t1 - (t1 - t0);
+      out.tokPerSec.push(decodeMs > 0 ? (toks.length * 1000) / decodeMs : 0);
+      const ar = runs[qi]!;
+      out.total++;
+      if (toks.length === ar.arTokens.length && toks.every((t, i) => t === ar.arTokens[i])) out.same++;
+      console.error(`[peer ${qi + 1}/${items.length}] transformers.js ${out.tokPerSec[out.tokPerSec.length - 1]!.toFixed(1)} tok/s`);
+    }
+    await corpus.close();
+    await model.dispose();
+    return out;
+  } catch (err) {
+    console.error(`bench: transformers.js peer skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return null;
+  }
+}
+
+/** Replace the "## Engine" section of BENCHMARKS.md (up to the next "## "), leaving the others. */
+function writeSection(file: string, body: string): void {
+  const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n## Engine\n';
+  const start = doc.indexOf('## Engine');
+  if (start < 0) {
+    fs.writeFileSync(file, `${doc.trimEnd()}\n\n${body}\n`);
+    return;
+  }
+  const next = doc.indexOf('\n## ', start + 3);
+  fs.writeFileSync(file, doc.slice(0, start) + body.trimEnd() + '\n' + (next >= 0 ? doc.slice(next) : ''));
+}
+
+await main();
