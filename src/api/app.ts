@@ -26,7 +26,7 @@ import { generateRoutes } from './routes/generate.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { limitsFrom, makeSchemas } from './schemas.ts';
-import { ModelWorker } from './worker.ts';
+import { ClientClosedError, ModelWorker } from './worker.ts';
 
 export interface AppDeps {
   config: RagspecConfig;
@@ -155,6 +155,12 @@ export function createApp(deps: AppDeps): RagspecApp {
 
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ClientClosedError) {
+      // Nobody is listening; 499 (nginx's "client closed request") keeps it out of the 5xx count.
+      res.statusCode = 499;
+      res.end();
+      return;
+    }
     const apiErr = toApiError(err);
     if (apiErr.status >= 500) logger.error({ err, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {

@@ -101,7 +101,7 @@ export class UnsupportedMediaTypeError extends ApiError {
 /** The model worker's queue is full: come back later. */
 export class QueueFullError extends ApiError {
   constructor(retryAfterSeconds: number, queueSize: number) {
-    super(429, 'rate_limit_error', `the generation queue is full (${queueSize} waiting) — retry after ${retryAfterSeconds}s`, {
+    super(429, 'rate_limit_error', `the generation queue is full (${queueSize} waiting; expected wait ${retryAfterSeconds}s) — retry after ${retryAfterSeconds}s`, {
       code: 'queue_full',
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });

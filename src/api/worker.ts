@@ -1,7 +1,9 @@
 /**
  * One model worker: generations run one at a time (the target model is a single
- * onnxruntime session), the rest wait in a bounded queue. A full queue is refused at once
- * with 429 + Retry-After instead of letting latency grow without bound.
+ * onnxruntime session), the rest wait in a bounded queue. A full queue — or one whose
+ * expected wait (moving average of job time × jobs ahead) already exceeds the request
+ * timeout — is refused at once with 429 + Retry-After instead of letting latency grow
+ * without bound or turning into 504s later.
  *
  * Every job gets one AbortSignal that fires on client disconnect or on the per-request
  * timeout (counted from submission, queue wait included). A job aborted while still
@@ -33,7 +35,7 @@ export class ModelWorker {
   private running = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  /** Moving average of job duration, for Retry-After. */
+  /** Moving average of completed job durations, for Retry-After and admission. */
   private avgJobMs = 2000;
 
   constructor(
@@ -65,10 +67,15 @@ export class ModelWorker {
    */
   run<T>(job: Job<T>, clientSignal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
-    if (this.running && this.queue.length >= this.opts.queueSize) {
-      this.opts.metrics?.rejected.inc({ reason: 'queue_full' });
-      const retry = Math.max(1, Math.ceil((this.avgJobMs * (this.queue.length + 1)) / 1000));
-      return Promise.reject(new QueueFullError(retry, this.queue.length));
+    if (this.running) {
+      // Refuse at the door rather than accept work that would only time out in the queue:
+      // when the queue is full, or when the expected wait alone exceeds the timeout.
+      const expectedWaitMs = this.avgJobMs * (this.queue.length + 1);
+      const full = this.queue.length >= this.opts.queueSize;
+      if (full || expectedWaitMs >= this.opts.timeoutMs) {
+        this.opts.metrics?.rejected.inc({ reason: full ? 'queue_full' : 'expected_wait' });
+        return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(expectedWaitMs / 1000)), this.queue.length));
+      }
     }
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(ABORT_TIMEOUT), this.opts.timeoutMs);

@@ -67,4 +67,17 @@ describe('ModelWorker', () => {
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect(w.busy).toBe(false);
   });
+
+  it('refuses when the expected queue wait alone exceeds the timeout', async () => {
+    const w = new ModelWorker({ queueSize: 100, timeoutMs: 3000 });
+    // Before any job finished the worker assumes 2 s per job: one running + one queued = 4 s > 3 s.
+    const g = gate();
+    const a = w.run(() => g.p);
+    const b = w.run(async () => undefined); // expected wait 2 s: accepted
+    const err = await w.run(async () => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect((err as QueueFullError).headers['Retry-After']).toBe('4');
+    g.open();
+    await Promise.all([a, b]);
+  });
 });
