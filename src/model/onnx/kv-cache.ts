@@ -87,8 +87,7 @@ export class OnnxKvCache implements KvCache {
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`KV cache: cannot truncate to ${n}`);
     if (n >= this.len) return;
-    const rows = Array.from({ length: n }, (_, i) => i);
-    this.layerKv = this.layerKv.map((l) => ({ key: this.gather(l.key, rows), value: this.gather(l.value, rows) }));
+    this.compact(Array.from({ length: n }, (_, i) => i));
     // The positions the last forward appended may now be partly gone.
     this.appended = Math.max(0, this.appended - (this.len - n));
     this.len = n;
@@ -104,7 +103,7 @@ export class OnnxKvCache implements KvCache {
       prev = i;
     }
     const rows = [...Array.from({ length: base }, (_, i) => i), ...indices.map((i) => base + i)];
-    this.layerKv = this.layerKv.map((l) => ({ key: this.gather(l.key, rows), value: this.gather(l.value, rows) }));
+    this.compact(rows);
     this.len = rows.length;
     this.appended = indices.length;
   }
@@ -117,23 +116,32 @@ export class OnnxKvCache implements KvCache {
     return c;
   }
 
-  /** [Hkv, P, D] → [Hkv, rows.length, D], taking positions `rows`. Consecutive runs copy in one go. */
-  private gather(src: Float32Array, rows: readonly number[]): Float32Array {
+  /**
+   * Keep positions `rows` (ascending) of every layer, in place: [Hkv, P, D] → [Hkv, rows.length, D]
+   * inside the same buffer. Every destination offset is at or before its source, so copying
+   * forward never overwrites data still to be read — and no allocation happens per step.
+   */
+  private compact(rows: readonly number[]): void {
     const d = this.headDim;
     const p = this.len;
-    const out = new Float32Array(this.numKvHeads * rows.length * d);
-    for (let h = 0; h < this.numKvHeads; h++) {
-      let o = h * rows.length * d;
-      let r = 0;
-      while (r < rows.length) {
-        let end = r + 1;
-        while (end < rows.length && rows[end] === rows[end - 1]! + 1) end++;
-        const from = (h * p + rows[r]!) * d;
-        out.set(src.subarray(from, from + (end - r) * d), o);
-        o += (end - r) * d;
-        r = end;
+    const n = rows.length;
+    const size = this.numKvHeads * n * d;
+    for (const l of this.layerKv) {
+      for (const arr of [l.key, l.value]) {
+        for (let h = 0; h < this.numKvHeads; h++) {
+          let o = h * n * d;
+          let r = 0;
+          while (r < n) {
+            let end = r + 1;
+            while (end < n && rows[end] === rows[end - 1]! + 1) end++;
+            const from = (h * p + rows[r]!) * d;
+            if (from !== o) arr.copyWithin(o, from, from + (end - r) * d);
+            o += (end - r) * d;
+            r = end;
+          }
+        }
       }
     }
-    return out;
+    this.layerKv = this.layerKv.map((l) => ({ key: l.key.subarray(0, size), value: l.value.subarray(0, size) }));
   }
 }

@@ -68,6 +68,24 @@ export async function propertyChecks(lm: CausalLM): Promise<void> {
   const afterChain = await lm.forward(next, range(6, 2), null, chainCache);
   expect(maxAbsDiff(afterKeep.data, afterChain.data)).toBeLessThanOrEqual(1e-3);
 
+  // 3b. Non-contiguous keep: tree [a0, b0, a1] (a1's parent is a0), keep [0, 2] = chain a0 a1.
+  const tree2 = [a[0]!, b[0]!, a[1]!];
+  const parent2 = [-1, -1, 0];
+  const total2 = 4 + tree2.length;
+  const mask2 = new Float32Array(tree2.length * total2).fill(MASK_BLOCKED);
+  for (let i = 0; i < tree2.length; i++) {
+    for (let j = 0; j < 4; j++) mask2[i * total2 + j] = 0;
+    for (let n = i; n >= 0; n = parent2[n]!) mask2[i * total2 + 4 + n] = 0;
+  }
+  const c2 = base.clone();
+  await lm.forward(tree2, [4, 4, 5], mask2, c2);
+  c2.keep([0, 2]);
+  const chain2 = base.clone();
+  await lm.forward([a[0]!, a[1]!], range(4, 2), null, chain2);
+  const k1 = await lm.forward(next, range(6, 2), null, c2);
+  const k2 = await lm.forward(next, range(6, 2), null, chain2);
+  expect(maxAbsDiff(k1.data, k2.data)).toBeLessThanOrEqual(1e-3);
+
   // 4. truncate rolls back: drop the 2 `next` tokens and redo them.
   treeCache.truncate(6);
   const again = await lm.forward(next, range(6, 2), causalMask(6, 2), treeCache);
