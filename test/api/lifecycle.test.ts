@@ -101,6 +101,32 @@ describe('one server', () => {
     await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
   });
 
+  it('a disconnect during prefill stops the generation before its first token', async () => {
+    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const ctrl = new AbortController();
+    // A long prompt (about 3k tokens) so prefill takes many forward chunks.
+    const question = `${'Here is some background about package managers and lockfiles. '.repeat(200)}What does npm ci do?`;
+    const p = fetch(`${srv.url}/v1/answer`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ question, top_k: 0, max_tokens: 50 }),
+      signal: ctrl.signal,
+    }).catch((e: unknown) => e);
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1, 'the generation to start');
+    ctrl.abort();
+    await p;
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > before,
+      'the cancellation to be counted',
+    );
+    expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBe(0);
+    const recent = (await request(srv.url).get('/v1/analytics?window=1h')).body.recent as { question: string; finish_reason: string; completion_tokens: number }[];
+    const mine = recent.find((r) => r.question.startsWith('Here is some background'))!;
+    expect(mine.finish_reason).toBe('cancelled');
+    expect(mine.completion_tokens).toBe(0);
+    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+  });
+
   it('a full queue answers 429 with Retry-After', async () => {
     const { req } = await openStream(srv.url, LONG, 1); // occupies the only worker; queue size is 0
     const r = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 4 });
