@@ -49,7 +49,9 @@ async function corpusDir(): Promise<string> {
     await c.close();
     if (n > 0) return wanted;
   }
-  throw new Error(`no ingested corpus in ${wanted} — run \`npx ragspec ingest\` (or \`npx ragspec start\` once) first, or pass --data <dir>`);
+  throw new Error(
+    `no ingested corpus in ${wanted} — run \`npx ragspec ingest\` (or \`npx ragspec start\` once) first, or pass --data <dir>`,
+  );
 }
 
 function quantile(xs: number[], q: number): number {
@@ -58,17 +60,27 @@ function quantile(xs: number[], q: number): number {
 }
 
 /** One streaming answer: ms to the first delta event, ms to the end, status. */
-function streamOnce(url: string, question: string): Promise<{ status: number; ttft: number | null; total: number }> {
+function streamOnce(
+  url: string,
+  question: string,
+): Promise<{ status: number; ttft: number | null; total: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const body = JSON.stringify({ question, max_tokens: MAX_TOKENS, mode: MODE, stream: true });
-    const req = http.request(`${url}/v1/answer`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let ttft: number | null = null;
-      res.on('data', (c: Buffer) => {
-        if (ttft === null && c.toString('utf8').includes('"type":"delta"')) ttft = performance.now() - t0;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
-    });
+    const req = http.request(
+      `${url}/v1/answer`,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let ttft: number | null = null;
+        res.on('data', (c: Buffer) => {
+          if (ttft === null && c.toString('utf8').includes('"type":"delta"')) ttft = performance.now() - t0;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -76,11 +88,16 @@ function streamOnce(url: string, question: string): Promise<{ status: number; tt
 
 async function main(): Promise<void> {
   const dataDir = await corpusDir();
-  const config = loadConfig({ env: {}, overrides: { server: { host: '127.0.0.1', port: 0 }, storage: { dataDir }, log: { level: 'warn' } } });
+  const config = loadConfig({
+    env: {},
+    overrides: { server: { host: '127.0.0.1', port: 0 }, storage: { dataDir }, log: { level: 'warn' } },
+  });
   const srv = await startServer({ config, load: realRuntime(config), logger: createLogger('warn') });
   await srv.ready;
   const url = srv.url;
-  console.error(`bench:load: server on ${url}, corpus ${dataDir}, ${CONNECTIONS} clients × ${DURATION} s, max_tokens ${MAX_TOKENS}, mode ${MODE}`);
+  console.error(
+    `bench:load: server on ${url}, corpus ${dataDir}, ${CONNECTIONS} clients × ${DURATION} s, max_tokens ${MAX_TOKENS}, mode ${MODE}`,
+  );
 
   // Warm-up: one request so the first measured one does not pay for lazy loading.
   await streamOnce(url, QUESTIONS[0]!);
@@ -96,12 +113,20 @@ async function main(): Promise<void> {
     requests: [
       {
         method: 'POST',
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ question: QUESTIONS[qi++ % QUESTIONS.length], max_tokens: MAX_TOKENS, mode: MODE }) }),
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({
+            question: QUESTIONS[qi++ % QUESTIONS.length],
+            max_tokens: MAX_TOKENS,
+            mode: MODE,
+          }),
+        }),
       },
     ],
   });
   const codes = result.statusCodeStats as unknown as Record<string, { count: number }>;
-  const count = (pred: (c: number) => boolean) => Object.entries(codes).reduce((n, [c, v]) => n + (pred(Number(c)) ? v.count : 0), 0);
+  const count = (pred: (c: number) => boolean) =>
+    Object.entries(codes).reduce((n, [c, v]) => n + (pred(Number(c)) ? v.count : 0), 0);
 
   // TTFT under the same concurrency: every client streams two answers.
   const probes = await Promise.all(
@@ -122,7 +147,10 @@ async function main(): Promise<void> {
   const rep = {
     date: new Date().toISOString(),
     machine: `${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ''}`.trim(),
-    loadavg: os.loadavg().map((x) => x.toFixed(1)).join(' '),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' '),
     connections: CONNECTIONS,
     durationS: DURATION,
     maxTokens: MAX_TOKENS,
@@ -180,7 +208,10 @@ function writeSection(r: Record<string, unknown> & { [k: string]: unknown }): vo
   const start = text.indexOf('## HTTP');
   let next = start >= 0 ? text.indexOf('\n## ', start + 1) : -1;
   if (next < 0) next = text.length;
-  const out = start >= 0 ? text.slice(0, start) + section + text.slice(next).replace(/^\n+/, '\n') : `${text.trimEnd()}\n\n${section}`;
+  const out =
+    start >= 0
+      ? text.slice(0, start) + section + text.slice(next).replace(/^\n+/, '\n')
+      : `${text.trimEnd()}\n\n${section}`;
   fs.writeFileSync(file, out);
   console.error(`bench:load: wrote the HTTP section of ${path.relative(repoRoot, file)}`);
 }

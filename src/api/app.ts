@@ -63,7 +63,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   const opts: pino.LoggerOptions = {
     level,
     base: { service: 'ragspec' },
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
+      censor: '[redacted]',
+    },
   };
   return destination ? pino(opts, destination) : pino(opts);
 }
@@ -87,7 +90,11 @@ export function createApp(deps: AppDeps): RagspecApp {
   const { config, state, analytics } = deps;
   const logger = deps.logger ?? createLogger(config.log.level);
   const metrics = new Metrics();
-  const worker = new ModelWorker({ queueSize: config.server.queueSize, timeoutMs: config.server.requestTimeoutMs, metrics });
+  const worker = new ModelWorker({
+    queueSize: config.server.queueSize,
+    timeoutMs: config.server.requestTimeoutMs,
+    metrics,
+  });
   const service = new QaService({ state, worker, metrics, analytics, config });
   const schemas = makeSchemas(limitsFrom(config));
 
@@ -110,7 +117,11 @@ export function createApp(deps: AppDeps): RagspecApp {
       metrics.httpRequests.inc({ method: req.method, route: label, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route: label }, seconds);
       logger.info(
-        { req: { method: req.method, url: req.originalUrl, headers: req.headers }, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        {
+          req: { method: req.method, url: req.originalUrl, headers: req.headers },
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        },
         'request',
       );
     });
@@ -120,7 +131,13 @@ export function createApp(deps: AppDeps): RagspecApp {
   app.use((req, _res, next) => {
     if (state.draining && !ALWAYS_OPEN.has(req.path)) {
       metrics.rejected.inc({ reason: 'draining' });
-      return next(new ServiceUnavailableError('server is shutting down — retry on another instance', 'shutting_down', 5));
+      return next(
+        new ServiceUnavailableError(
+          'server is shutting down — retry on another instance',
+          'shutting_down',
+          5,
+        ),
+      );
     }
     next();
   });
@@ -153,7 +170,6 @@ export function createApp(deps: AppDeps): RagspecApp {
     next(new NotFoundError(`no route ${req.method} ${req.path}`));
   });
 
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ClientClosedError) {
       // Nobody is listening; 499 (nginx's "client closed request") keeps it out of the 5xx count.

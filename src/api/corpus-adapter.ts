@@ -31,7 +31,11 @@ export class CorpusAdapter implements CorpusService {
     );
     if (summary.docsFailed > 0) {
       const first = summary.issues[0];
-      throw new BadRequestError(`${summary.docsFailed} document(s) refused: ${first?.message ?? 'unreadable'}`, 'documents', 'document_refused');
+      throw new BadRequestError(
+        `${summary.docsFailed} document(s) refused: ${first?.message ?? 'unreadable'}`,
+        'documents',
+        'document_refused',
+      );
     }
     const wanted = new Set(summary.ids);
     const documents = this.corpus.listDocuments().filter((d) => wanted.has(d.id));
@@ -52,7 +56,15 @@ export class CorpusAdapter implements CorpusService {
   async get(id: string): Promise<DocumentDetail | null> {
     const d = this.corpus.getDocument(id);
     if (!d) return null;
-    return { id: d.id, path: d.path, title: d.title, passages: d.passages, contentHash: d.contentHash, updatedAt: d.updatedAt, text: d.source };
+    return {
+      id: d.id,
+      path: d.path,
+      title: d.title,
+      passages: d.passages,
+      contentHash: d.contentHash,
+      updatedAt: d.updatedAt,
+      text: d.source,
+    };
   }
 
   remove(id: string): Promise<boolean> {

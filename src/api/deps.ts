@@ -47,7 +47,11 @@ export interface CorpusStats {
 export interface CorpusService {
   search(query: string, opts: SearchOptions): Promise<ScoredPassage[]>;
   ingest(docs: DocumentUpload[]): Promise<IngestOutcome>;
-  list(opts: { limit: number; offset: number; prefix?: string }): Promise<{ documents: DocumentInfo[]; total: number }>;
+  list(opts: {
+    limit: number;
+    offset: number;
+    prefix?: string;
+  }): Promise<{ documents: DocumentInfo[]; total: number }>;
   get(id: string): Promise<DocumentDetail | null>;
   remove(id: string): Promise<boolean>;
   stats(): Promise<CorpusStats>;

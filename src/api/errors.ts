@@ -66,7 +66,10 @@ export class ContextLengthError extends ApiError {
 
 export class AuthenticationError extends ApiError {
   constructor(message = 'missing or wrong API key — send `Authorization: Bearer <key>`') {
-    super(401, 'authentication_error', message, { code: 'invalid_api_key', headers: { 'WWW-Authenticate': 'Bearer' } });
+    super(401, 'authentication_error', message, {
+      code: 'invalid_api_key',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
   }
 }
 
@@ -78,15 +81,22 @@ export class NotFoundError extends ApiError {
 
 export class MethodNotAllowedError extends ApiError {
   constructor(method: string, path: string) {
-    super(405, 'invalid_request_error', `${method} is not allowed on ${path}`, { code: 'method_not_allowed' });
+    super(405, 'invalid_request_error', `${method} is not allowed on ${path}`, {
+      code: 'method_not_allowed',
+    });
   }
 }
 
 export class PayloadTooLargeError extends ApiError {
   constructor(limit: string) {
-    super(413, 'invalid_request_error', `request body is larger than the ${limit} limit — send less text per request`, {
-      code: 'payload_too_large',
-    });
+    super(
+      413,
+      'invalid_request_error',
+      `request body is larger than the ${limit} limit — send less text per request`,
+      {
+        code: 'payload_too_large',
+      },
+    );
   }
 }
 
@@ -101,10 +111,15 @@ export class UnsupportedMediaTypeError extends ApiError {
 /** The model worker's queue is full: come back later. */
 export class QueueFullError extends ApiError {
   constructor(retryAfterSeconds: number, queueSize: number) {
-    super(429, 'rate_limit_error', `the generation queue is full (${queueSize} waiting; expected wait ${retryAfterSeconds}s) — retry after ${retryAfterSeconds}s`, {
-      code: 'queue_full',
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-    });
+    super(
+      429,
+      'rate_limit_error',
+      `the generation queue is full (${queueSize} waiting; expected wait ${retryAfterSeconds}s) — retry after ${retryAfterSeconds}s`,
+      {
+        code: 'queue_full',
+        headers: { 'Retry-After': String(retryAfterSeconds) },
+      },
+    );
   }
 }
 
@@ -119,9 +134,14 @@ export class ServiceUnavailableError extends ApiError {
 
 export class RequestTimeoutError extends ApiError {
   constructor(ms: number) {
-    super(504, 'timeout_error', `generation did not finish within ${ms} ms — lower max_tokens or raise server.requestTimeoutMs`, {
-      code: 'timeout',
-    });
+    super(
+      504,
+      'timeout_error',
+      `generation did not finish within ${ms} ms — lower max_tokens or raise server.requestTimeoutMs`,
+      {
+        code: 'timeout',
+      },
+    );
   }
 }
 
@@ -140,17 +160,28 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof RagspecError) {
     const status = err.status;
     const type: ErrorType =
-      status === 404 ? 'not_found_error' : status === 503 ? 'service_unavailable' : status < 500 ? 'invalid_request_error' : 'server_error';
+      status === 404
+        ? 'not_found_error'
+        : status === 503
+          ? 'service_unavailable'
+          : status < 500
+            ? 'invalid_request_error'
+            : 'server_error';
     return new ApiError(status, type, err.oneLine(), { code: err.code });
   }
   // body-parser errors carry `status`/`type`.
   const e = err as { status?: number; type?: string; message?: string; limit?: number } | null;
   if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     if (e.type === 'entity.too.large') return new PayloadTooLargeError(`${e.limit ?? '?'} bytes`);
-    if (e.type === 'entity.parse.failed') return new BadRequestError('request body is not valid JSON', null, 'invalid_json');
+    if (e.type === 'entity.parse.failed')
+      return new BadRequestError('request body is not valid JSON', null, 'invalid_json');
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
-      return new ApiError(415, 'invalid_request_error', e.message ?? 'unsupported encoding', { code: 'unsupported_encoding' });
-    return new ApiError(e.status, 'invalid_request_error', (e.message ?? 'bad request').split('\n')[0]!, { code: 'bad_request' });
+      return new ApiError(415, 'invalid_request_error', e.message ?? 'unsupported encoding', {
+        code: 'unsupported_encoding',
+      });
+    return new ApiError(e.status, 'invalid_request_error', (e.message ?? 'bad request').split('\n')[0]!, {
+      code: 'bad_request',
+    });
   }
   return new InternalError();
 }

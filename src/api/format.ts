@@ -12,7 +12,11 @@ export interface Usage {
 }
 
 export function usageOf(s: GenerationStats): Usage {
-  return { prompt_tokens: s.promptTokens, completion_tokens: s.completionTokens, total_tokens: s.promptTokens + s.completionTokens };
+  return {
+    prompt_tokens: s.promptTokens,
+    completion_tokens: s.completionTokens,
+    total_tokens: s.promptTokens + s.completionTokens,
+  };
 }
 
 export interface Citation {
@@ -27,7 +31,13 @@ export interface Citation {
   text: string;
   score: number;
   /** Answer text copied from this passage: answer char span and source-document char span. */
-  copied_spans: { answer_start: number; answer_end: number; source_start: number; source_end: number; text: string }[];
+  copied_spans: {
+    answer_start: number;
+    answer_end: number;
+    source_start: number;
+    source_end: number;
+    text: string;
+  }[];
 }
 
 /** Every retrieved passage in prompt order, with the spans of the answer copied from it. */
@@ -43,7 +53,13 @@ export function citationsOf(passages: readonly ScoredPassage[], result: Generati
     score: p.scores.fused,
     copied_spans: result.copiedSpans
       .filter((s) => s.passageId === p.id)
-      .map((s) => ({ answer_start: s.answerStart, answer_end: s.answerEnd, source_start: s.sourceStart, source_end: s.sourceEnd, text: s.text })),
+      .map((s) => ({
+        answer_start: s.answerStart,
+        answer_end: s.answerEnd,
+        source_start: s.sourceStart,
+        source_end: s.sourceEnd,
+        text: s.text,
+      })),
   }));
 }
 
@@ -75,7 +91,12 @@ export function openaiFinishReason(f: FinishReason): 'stop' | 'length' {
   return f === 'stop' ? 'stop' : 'length';
 }
 
-export function answerBody(result: GenerationResult, passages: readonly ScoredPassage[], mode: string, id: string) {
+export function answerBody(
+  result: GenerationResult,
+  passages: readonly ScoredPassage[],
+  mode: string,
+  id: string,
+) {
   return {
     id,
     answer: result.text,
@@ -92,7 +113,12 @@ export interface ChatIds {
   model: string;
 }
 
-export function chatCompletion(ids: ChatIds, result: GenerationResult, passages: readonly ScoredPassage[], mode: string) {
+export function chatCompletion(
+  ids: ChatIds,
+  result: GenerationResult,
+  passages: readonly ScoredPassage[],
+  mode: string,
+) {
   return {
     id: ids.id,
     object: 'chat.completion' as const,
@@ -115,7 +141,12 @@ export function chatCompletion(ids: ChatIds, result: GenerationResult, passages:
 
 type ChunkDelta = { role?: 'assistant'; content?: string };
 
-export function chatChunk(ids: ChatIds, delta: ChunkDelta, finishReason: 'stop' | 'length' | null, includeUsage: boolean) {
+export function chatChunk(
+  ids: ChatIds,
+  delta: ChunkDelta,
+  finishReason: 'stop' | 'length' | null,
+  includeUsage: boolean,
+) {
   return {
     id: ids.id,
     object: 'chat.completion.chunk' as const,

@@ -26,12 +26,14 @@ export function withPassages(messages: ChatMessage[], passages: readonly ScoredP
   if (passages.length === 0) return messages;
   const block = `${ANSWER_SYSTEM_PROMPT}\n\n${numbered(passages)}`;
   const first = messages[0];
-  if (first?.role === 'system') return [{ role: 'system', content: `${first.content}\n\n${block}` }, ...messages.slice(1)];
+  if (first?.role === 'system')
+    return [{ role: 'system', content: `${first.content}\n\n${block}` }, ...messages.slice(1)];
   return [{ role: 'system', content: block }, ...messages];
 }
 
 /** The text retrieval searches with: the last user message. */
 export function retrievalQuery(messages: ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return messages[i]!.content;
+  for (let i = messages.length - 1; i >= 0; i--)
+    if (messages[i]!.role === 'user') return messages[i]!.content;
   return messages[messages.length - 1]?.content ?? '';
 }

@@ -59,14 +59,24 @@ export class QaService {
 
   backend(): GenerationBackend {
     const b = this.deps.state.backend;
-    if (!b) throw new ServiceUnavailableError('the model is still loading — retry when /readyz answers 200', 'not_ready', 5);
+    if (!b)
+      throw new ServiceUnavailableError(
+        'the model is still loading — retry when /readyz answers 200',
+        'not_ready',
+        5,
+      );
     return b;
   }
 
   private async retrieve(query: string, k: number, pathPrefix?: string): Promise<ScoredPassage[]> {
     if (k <= 0) return [];
     const corpus = this.deps.state.corpus;
-    if (!corpus) throw new ServiceUnavailableError('the index is still opening — retry when /readyz answers 200', 'not_ready', 5);
+    if (!corpus)
+      throw new ServiceUnavailableError(
+        'the index is still opening — retry when /readyz answers 200',
+        'not_ready',
+        5,
+      );
     return corpus.search(query, { k, pathPrefix });
   }
 
@@ -94,7 +104,10 @@ export class QaService {
   async prepareChat(body: ChatBody): Promise<PreparedGeneration> {
     const backend = this.backend();
     if (!this.modelIds().includes(body.model)) {
-      throw new NotFoundError(`model "${body.model}" does not exist — use one of ${this.modelIds().join(', ')} (GET /v1/models)`, 'model');
+      throw new NotFoundError(
+        `model "${body.model}" does not exist — use one of ${this.modelIds().join(', ')} (GET /v1/models)`,
+        'model',
+      );
     }
     const g = this.deps.config.generation;
     const messages: ChatMessage[] = body.messages.map((m) => ({
@@ -102,7 +115,10 @@ export class QaService {
       content: messageText(m.content),
     }));
     const retrieval = body.retrieval ?? true;
-    const k = retrieval === false ? 0 : ((retrieval === true ? undefined : retrieval.top_k) ?? this.deps.config.retrieval.defaultTopK);
+    const k =
+      retrieval === false
+        ? 0
+        : ((retrieval === true ? undefined : retrieval.top_k) ?? this.deps.config.retrieval.defaultTopK);
     const pathPrefix = typeof retrieval === 'object' ? retrieval.path_prefix : undefined;
     const question = retrievalQuery(messages);
     const passages = await this.retrieve(question, k, pathPrefix);
@@ -112,7 +128,11 @@ export class QaService {
       passages,
       maxTokens: maxTokens ?? g.defaultMaxTokens,
       // OpenAI's default temperature is 1; ours is greedy unless asked, so answers are reproducible.
-      sampling: { temperature: body.temperature ?? 0, topP: body.top_p ?? undefined, seed: body.seed ?? undefined },
+      sampling: {
+        temperature: body.temperature ?? 0,
+        topP: body.top_p ?? undefined,
+        seed: body.seed ?? undefined,
+      },
       stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
       mode: (body.mode as DecodeMode | undefined) ?? g.mode,
     };
@@ -137,7 +157,16 @@ export class QaService {
       throw new ContextLengthError(promptTokens, request.maxTokens, ctx);
     }
     request.maxTokens = Math.min(request.maxTokens, ctx - promptTokens);
-    return { id: randomUUID(), route, question, passages, request, promptTokens, backend, receivedAt: Date.now() };
+    return {
+      id: randomUUID(),
+      route,
+      question,
+      passages,
+      request,
+      promptTokens,
+      backend,
+      receivedAt: Date.now(),
+    };
   }
 
   /**

@@ -32,15 +32,21 @@ export const DocPath = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9 _.\-/]*$/, 'use letters, digits, space, _ . - and / (relative, no leading /)')
-  .refine((p) => !p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'), 'no empty, . or .. path segments');
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9 _.\-/]*$/,
+    'use letters, digits, space, _ . - and / (relative, no leading /)',
+  )
+  .refine(
+    (p) => !p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'),
+    'no empty, . or .. path segments',
+  );
 
 /** Document ids as the corpus hands them out (hex hashes, slugs). */
 export const DocId = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:\-]*$/, 'a document id is letters, digits, _ . : -')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a document id is letters, digits, _ . : -')
   .refine((s) => !s.includes('..'), 'no ".." in ids');
 
 export function makeSchemas(limits: Limits) {
@@ -95,7 +101,10 @@ export function makeSchemas(limits: Limits) {
     stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
     mode: mode.optional(),
     retrieval: z
-      .union([z.boolean(), z.strictObject({ top_k: topK.optional(), path_prefix: z.string().max(256).optional() })])
+      .union([
+        z.boolean(),
+        z.strictObject({ top_k: topK.optional(), path_prefix: z.string().max(256).optional() }),
+      ])
       .optional(),
     logprobs: z.literal(false).nullish(),
     tools: z.array(z.unknown()).max(0, 'tools are not supported').nullish(),

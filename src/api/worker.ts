@@ -38,9 +38,7 @@ export class ModelWorker {
   /** Moving average of completed job durations, for Retry-After and admission. */
   private avgJobMs = 2000;
 
-  constructor(
-    private readonly opts: { queueSize: number; timeoutMs: number; metrics?: Metrics },
-  ) {}
+  constructor(private readonly opts: { queueSize: number; timeoutMs: number; metrics?: Metrics }) {}
 
   get depth(): number {
     return this.queue.length;
@@ -66,7 +64,8 @@ export class ModelWorker {
    * waiting) when the queue is full, so a route can still answer 429.
    */
   run<T>(job: Job<T>, clientSignal?: AbortSignal): Promise<T> {
-    if (this.closed) return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
+    if (this.closed)
+      return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
     if (this.running) {
       // Refuse at the door rather than accept work that would only time out in the queue:
       // when the queue is full, or when the expected wait alone exceeds the timeout.
@@ -74,7 +73,9 @@ export class ModelWorker {
       const full = this.queue.length >= this.opts.queueSize;
       if (full || expectedWaitMs >= this.opts.timeoutMs) {
         this.opts.metrics?.rejected.inc({ reason: full ? 'queue_full' : 'expected_wait' });
-        return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(expectedWaitMs / 1000)), this.queue.length));
+        return Promise.reject(
+          new QueueFullError(Math.max(1, Math.ceil(expectedWaitMs / 1000)), this.queue.length),
+        );
       }
     }
     const ctrl = new AbortController();
@@ -88,7 +89,10 @@ export class ModelWorker {
       clearTimeout(timer);
       clientSignal?.removeEventListener('abort', onClient);
     };
-    const abortError = () => (ctrl.signal.reason === ABORT_TIMEOUT ? new RequestTimeoutError(this.opts.timeoutMs) : new ClientClosedError());
+    const abortError = () =>
+      ctrl.signal.reason === ABORT_TIMEOUT
+        ? new RequestTimeoutError(this.opts.timeoutMs)
+        : new ClientClosedError();
 
     return new Promise<T>((resolve, reject) => {
       let entry: Waiting | null = null;

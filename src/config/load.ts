@@ -48,7 +48,8 @@ const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> 
 
 function parseValue(raw: string, kind: 'string' | 'int', where: string): unknown {
   if (kind === 'string') return raw;
-  if (!/^-?\d+$/.test(raw.trim())) throw new RagspecError(`${where}: expected an integer, got "${raw}"`, { status: 400 });
+  if (!/^-?\d+$/.test(raw.trim()))
+    throw new RagspecError(`${where}: expected an integer, got "${raw}"`, { status: 400 });
   return Number(raw);
 }
 
@@ -83,9 +84,14 @@ export function readConfigFile(file: string): Tree {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new BadFileError(file, `not valid JSON (${(e as Error).message})`, 'the config file is JSON, e.g. {"server": {"port": 8080}}');
+    throw new BadFileError(
+      file,
+      `not valid JSON (${(e as Error).message})`,
+      'the config file is JSON, e.g. {"server": {"port": 8080}}',
+    );
   }
-  if (!isPlainObject(parsed)) throw new BadFileError(file, 'the config must be a JSON object', 'e.g. {"server": {"port": 8080}}');
+  if (!isPlainObject(parsed))
+    throw new BadFileError(file, 'the config must be a JSON object', 'e.g. {"server": {"port": 8080}}');
   return parsed;
 }
 
@@ -139,10 +145,20 @@ export function loadConfig(opts: LoadConfigOptions = {}): RagspecConfig {
   if (opts.file) {
     const r = ConfigSchema.safeParse(fileLayer);
     if (!r.success)
-      throw new RagspecError(describeIssues(r.error, opts.file), { code: 'bad_config', hint: 'fix or remove that key (`ragspec serve --help` lists the settings)', status: 400 });
+      throw new RagspecError(describeIssues(r.error, opts.file), {
+        code: 'bad_config',
+        hint: 'fix or remove that key (`ragspec serve --help` lists the settings)',
+        status: 400,
+      });
   }
-  const merged = mergeLayers(fileLayer, envLayer(opts.env ?? process.env), flagLayer(opts.flags ?? {}), opts.overrides ?? {});
+  const merged = mergeLayers(
+    fileLayer,
+    envLayer(opts.env ?? process.env),
+    flagLayer(opts.flags ?? {}),
+    opts.overrides ?? {},
+  );
   const r = ConfigSchema.safeParse(merged);
-  if (!r.success) throw new RagspecError(describeIssues(r.error, 'config'), { code: 'bad_config', status: 400 });
+  if (!r.success)
+    throw new RagspecError(describeIssues(r.error, 'config'), { code: 'bad_config', status: 400 });
   return r.data;
 }

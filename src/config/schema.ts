@@ -14,7 +14,10 @@ const server = z
     /** When set, write endpoints (documents) require `Authorization: Bearer <apiKey>`. */
     apiKey: z.string().min(1).nullable().default(null),
     /** express body-parser limit for JSON and text bodies. */
-    bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/i, 'use a size like 512kb or 2mb').default('2mb'),
+    bodyLimit: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, 'use a size like 512kb or 2mb')
+      .default('2mb'),
     /** Generations waiting for the one model worker before new ones get 429. */
     queueSize: z.number().int().min(0).max(1000).default(8),
     /** A generation (queue wait included) is cancelled after this long. */

@@ -18,7 +18,8 @@ let child: ChildProcess;
 /** The parent's environment minus settings that would change the server under test. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^RAGSPEC_(PORT|HOST|API_KEY|DATA_DIR|MODE|QUEUE_SIZE|REQUEST_TIMEOUT_MS)$/.test(k)) delete env[k];
+  for (const k of Object.keys(env))
+    if (/^RAGSPEC_(PORT|HOST|API_KEY|DATA_DIR|MODE|QUEUE_SIZE|REQUEST_TIMEOUT_MS)$/.test(k)) delete env[k];
   return env;
 }
 let stderr = '';
@@ -29,17 +30,36 @@ beforeAll(async () => {
   await testBackend().then((b) => b.close?.()); // fails with the setup hint when the model is missing
   const dataDir = tmpDataDir('cli');
   await makeTestCorpus(dataDir);
-  child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'ragspec.js'), 'start', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    cwd: repoRoot,
-    env: cleanEnv(),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'bin', 'ragspec.js'),
+      'start',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+    ],
+    {
+      cwd: repoRoot,
+      env: cleanEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   exited = new Promise((r) => child.on('exit', (code) => r(code)));
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  await waitFor(async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.test(stderr) || child.exitCode !== null, 'the server to listen');
+  await waitFor(
+    async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.test(stderr) || child.exitCode !== null,
+    'the server to listen',
+  );
   url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1] ?? '';
   expect(url, stderr).not.toBe('');
-  await waitFor(async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200 || child.exitCode !== null, 'readyz');
+  await waitFor(
+    async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200 || child.exitCode !== null,
+    'readyz',
+  );
 });
 
 afterAll(() => {
@@ -56,8 +76,16 @@ describe('ragspec start', () => {
   });
 
   it('SIGTERM: 503 for new work, the in-flight stream finishes, exit code 0', async () => {
-    const inflight = rawPost(url, '/v1/answer', { question: 'Write the numbers from 1 to 200 separated by commas.', top_k: 0, max_tokens: 16, stream: true });
-    await waitFor(async () => (await (await fetch(`${url}/metrics`)).text()).includes('ragspec_worker_busy 1'), 'the stream to start');
+    const inflight = rawPost(url, '/v1/answer', {
+      question: 'Write the numbers from 1 to 200 separated by commas.',
+      top_k: 0,
+      max_tokens: 16,
+      stream: true,
+    });
+    await waitFor(
+      async () => (await (await fetch(`${url}/metrics`)).text()).includes('ragspec_worker_busy 1'),
+      'the stream to start',
+    );
     child.kill('SIGTERM');
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 503, 'draining');
     const refused = await request(url).post('/v1/answer').send({ question: 'hello?' });

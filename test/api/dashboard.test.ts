@@ -18,7 +18,9 @@ let srv: RunningServer;
 
 function chromiumBinary(): string {
   for (const c of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (fs.existsSync(c)) return c;
-  throw new Error('headless Chromium not found — install the Debian `chromium` package (apt-get install chromium)');
+  throw new Error(
+    'headless Chromium not found — install the Debian `chromium` package (apt-get install chromium)',
+  );
 }
 
 async function chromium(url: string, extra: string[]): Promise<string> {
@@ -56,7 +58,9 @@ beforeAll(async () => {
   srv = await startTestServer({ dataDir, backend: testBackend });
   // Some generations so the charts have something to show.
   for (const mode of ['hybrid', 'ar']) {
-    const r = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 24, mode });
+    const r = await request(srv.url)
+      .post('/v1/answer')
+      .send({ question: 'What does npm ci do?', max_tokens: 24, mode });
     expect(r.status).toBe(200);
   }
 });

@@ -30,27 +30,35 @@ afterAll(async () => {
 });
 
 /** Open a streaming answer and resolve once `n` delta events arrived; returns the live request. */
-function openStream(url: string, body: object, n: number): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; seen: string[] }> {
+function openStream(
+  url: string,
+  body: object,
+  n: number,
+): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; seen: string[] }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify({ ...body, stream: true });
     const seen: string[] = [];
-    const req = http.request(`${url}/v1/answer`, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let buf = '';
-      let resolved = false;
-      res.on('data', (c: Buffer) => {
-        buf += c.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          seen.push(buf.slice(0, i));
-          buf = buf.slice(i + 2);
-        }
-        if (!resolved && seen.filter((e) => e.includes('"delta"')).length >= n) {
-          resolved = true;
-          resolve({ req, res, seen });
-        }
-      });
-      res.on('error', () => undefined);
-    });
+    const req = http.request(
+      `${url}/v1/answer`,
+      { method: 'POST', headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let buf = '';
+        let resolved = false;
+        res.on('data', (c: Buffer) => {
+          buf += c.toString('utf8');
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            seen.push(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+          if (!resolved && seen.filter((e) => e.includes('"delta"')).length >= n) {
+            resolved = true;
+            resolve({ req, res, seen });
+          }
+        });
+        res.on('error', () => undefined);
+      },
+    );
     req.on('error', (e) => (seen.length ? undefined : reject(e)));
     req.end(data);
   });
@@ -66,23 +74,34 @@ describe('one server', () => {
   });
 
   it('a client disconnect stops the worker within one step and the next request is served', async () => {
-    const cancelledBefore = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const cancelledBefore = await metricValue(srv.url, 'ragspec_generation_cancelled_total', {
+      reason: 'client_closed',
+    });
     const { req } = await openStream(srv.url, LONG, 3);
     req.destroy(); // the client goes away mid-generation
     await waitFor(
-      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > cancelledBefore,
+      async () =>
+        (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) >
+        cancelledBefore,
       'the cancellation to be counted',
     );
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0,
+      'the worker to go idle',
+    );
     expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBeLessThanOrEqual(1);
     const gens = await metricValue(srv.url, 'ragspec_generations_total', { finish_reason: 'cancelled' });
     expect(gens).toBeGreaterThanOrEqual(1);
-    const next = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 6 });
+    const next = await request(srv.url)
+      .post('/v1/answer')
+      .send({ question: 'What does npm ci do?', max_tokens: 6 });
     expect(next.status).toBe(200);
   });
 
   it('a disconnect before the answer is sent (non-streaming) cancels too', async () => {
-    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', {
+      reason: 'client_closed',
+    });
     const ctrl = new AbortController();
     const p = fetch(`${srv.url}/v1/answer`, {
       method: 'POST',
@@ -90,19 +109,29 @@ describe('one server', () => {
       body: JSON.stringify(LONG),
       signal: ctrl.signal,
     }).catch((e: unknown) => e);
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1, 'the generation to start');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1,
+      'the generation to start',
+    );
     ctrl.abort();
     await p;
     await waitFor(
-      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > before,
+      async () =>
+        (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) >
+        before,
       'the cancellation to be counted',
     );
     expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBeLessThanOrEqual(1);
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0,
+      'the worker to go idle',
+    );
   });
 
   it('a disconnect during prefill stops the generation before its first token', async () => {
-    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' });
+    const before = await metricValue(srv.url, 'ragspec_generation_cancelled_total', {
+      reason: 'client_closed',
+    });
     const ctrl = new AbortController();
     // A long prompt (about 3k tokens) so prefill takes many forward chunks.
     const question = `${'Here is some background about package managers and lockfiles. '.repeat(200)}What does npm ci do?`;
@@ -112,32 +141,51 @@ describe('one server', () => {
       body: JSON.stringify({ question, top_k: 0, max_tokens: 50 }),
       signal: ctrl.signal,
     }).catch((e: unknown) => e);
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1, 'the generation to start');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 1,
+      'the generation to start',
+    );
     ctrl.abort();
     await p;
     await waitFor(
-      async () => (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) > before,
+      async () =>
+        (await metricValue(srv.url, 'ragspec_generation_cancelled_total', { reason: 'client_closed' })) >
+        before,
       'the cancellation to be counted',
     );
     expect(await metricValue(srv.url, 'ragspec_cancel_steps_after_abort')).toBe(0);
-    const recent = (await request(srv.url).get('/v1/analytics?window=1h')).body.recent as { question: string; finish_reason: string; completion_tokens: number }[];
+    const recent = (await request(srv.url).get('/v1/analytics?window=1h')).body.recent as {
+      question: string;
+      finish_reason: string;
+      completion_tokens: number;
+    }[];
     const mine = recent.find((r) => r.question.startsWith('Here is some background'))!;
     expect(mine.finish_reason).toBe('cancelled');
     expect(mine.completion_tokens).toBe(0);
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0,
+      'the worker to go idle',
+    );
   });
 
   it('a full queue answers 429 with Retry-After', async () => {
     const { req } = await openStream(srv.url, LONG, 1); // occupies the only worker; queue size is 0
-    const r = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 4 });
+    const r = await request(srv.url)
+      .post('/v1/answer')
+      .send({ question: 'What does npm ci do?', max_tokens: 4 });
     expect(r.status).toBe(429);
     expect(r.body.error).toMatchObject({ type: 'rate_limit_error', code: 'queue_full' });
     expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    const c = await request(srv.url).post('/v1/chat/completions').send({ model: 'ragspec', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const c = await request(srv.url)
+      .post('/v1/chat/completions')
+      .send({ model: 'ragspec', messages: [{ role: 'user', content: 'hi' }], stream: true });
     expect(c.status).toBe(429);
     expect(await metricValue(srv.url, 'ragspec_rejected_requests_total', { reason: 'queue_full' })).toBe(2);
     req.destroy();
-    await waitFor(async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0, 'the worker to go idle');
+    await waitFor(
+      async () => (await metricValue(srv.url, 'ragspec_worker_busy')) === 0,
+      'the worker to go idle',
+    );
   });
 });
 
@@ -158,8 +206,14 @@ describe('timeouts', () => {
 
 describe('draining and restart', () => {
   it('shutdown refuses new work with 503, lets the in-flight stream finish, and analytics survive a restart', async () => {
-    const a = await startTestServer({ dataDir, backend, overrides: { server: { shutdownGraceMs: 600_000 } } });
-    const first = await request(a.url).post('/v1/answer').send({ question: 'What does npm ci do?', max_tokens: 8 });
+    const a = await startTestServer({
+      dataDir,
+      backend,
+      overrides: { server: { shutdownGraceMs: 600_000 } },
+    });
+    const first = await request(a.url)
+      .post('/v1/answer')
+      .send({ question: 'What does npm ci do?', max_tokens: 8 });
     expect(first.status).toBe(200);
     const inflight = rawPost(a.url, '/v1/answer', { ...LONG, max_tokens: 24, stream: true });
     await waitFor(async () => (await metricValue(a.url, 'ragspec_worker_busy')) === 1, 'the stream to start');

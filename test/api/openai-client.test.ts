@@ -30,7 +30,12 @@ const messages: OpenAI.ChatCompletionMessageParam[] = [
 ];
 
 async function both(params: { temperature?: number; top_p?: number; seed?: number }) {
-  const plain = await client.chat.completions.create({ model: 'ragspec', messages, max_tokens: 12, ...params });
+  const plain = await client.chat.completions.create({
+    model: 'ragspec',
+    messages,
+    max_tokens: 12,
+    ...params,
+  });
   const stream = await client.chat.completions.create({
     model: 'ragspec',
     messages,
@@ -75,13 +80,20 @@ describe('openai npm client', () => {
   });
 
   it('surfaces errors as APIError with the OpenAI envelope', async () => {
-    await expect(client.chat.completions.create({ model: 'gpt-9', messages })).rejects.toMatchObject({ status: 404, type: 'not_found_error' });
-    await expect(client.chat.completions.create({ model: 'ragspec', messages, max_tokens: 10_000_000 })).rejects.toMatchObject({
+    await expect(client.chat.completions.create({ model: 'gpt-9', messages })).rejects.toMatchObject({
+      status: 404,
+      type: 'not_found_error',
+    });
+    await expect(
+      client.chat.completions.create({ model: 'ragspec', messages, max_tokens: 10_000_000 }),
+    ).rejects.toMatchObject({
       status: 400,
       type: 'invalid_request_error',
       param: 'max_tokens',
     });
     const bad = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
-    await expect(bad.chat.completions.create({ model: 'ragspec', messages })).rejects.toMatchObject({ status: 401 });
+    await expect(bad.chat.completions.create({ model: 'ragspec', messages })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 });

@@ -19,7 +19,12 @@ const QUESTION = 'What does npm ci do?';
 beforeAll(async () => {
   const dataDir = tmpDataDir('server');
   await makeTestCorpus(dataDir);
-  srv = await startTestServer({ dataDir, backend: testBackend, overrides: { server: { apiKey: KEY } }, logLines });
+  srv = await startTestServer({
+    dataDir,
+    backend: testBackend,
+    overrides: { server: { apiKey: KEY } },
+    logLines,
+  });
 });
 
 afterAll(async () => {
@@ -37,14 +42,19 @@ describe('health', () => {
 
 describe('POST /v1/answer', () => {
   it('answers with citations, usage and speculative stats', async () => {
-    const r = await request(srv.url).post('/v1/answer').set(auth).send({ question: QUESTION, max_tokens: 16, top_k: 2 });
+    const r = await request(srv.url)
+      .post('/v1/answer')
+      .set(auth)
+      .send({ question: QUESTION, max_tokens: 16, top_k: 2 });
     expect(r.status).toBe(200);
     const b = r.body;
     expect(typeof b.answer).toBe('string');
     expect(b.answer.length).toBeGreaterThan(0);
     expect(b.citations).toHaveLength(2);
     for (const c of b.citations) {
-      expect(Object.keys(c)).toEqual(expect.arrayContaining(['doc', 'title', 'passage_id', 'text', 'copied_spans']));
+      expect(Object.keys(c)).toEqual(
+        expect.arrayContaining(['doc', 'title', 'passage_id', 'text', 'copied_spans']),
+      );
       expect(Array.isArray(c.copied_spans)).toBe(true);
       // every copied span is really text of its passage and of the answer
       for (const s of c.copied_spans) {
@@ -54,13 +64,20 @@ describe('POST /v1/answer', () => {
     expect(b.citations[0].doc).toBe('commands/npm-ci.md');
     expect(b.usage.completion_tokens).toBeGreaterThan(0);
     expect(b.usage.total_tokens).toBe(b.usage.prompt_tokens + b.usage.completion_tokens);
-    expect(b.speculative).toMatchObject({ steps: expect.any(Number), draft_tokens: expect.any(Number), accepted_tokens: expect.any(Number) });
+    expect(b.speculative).toMatchObject({
+      steps: expect.any(Number),
+      draft_tokens: expect.any(Number),
+      accepted_tokens: expect.any(Number),
+    });
     expect(b.speculative.by_source).toBeTypeOf('object');
     expect(b.speculative.tokens_per_step).toBeGreaterThan(0);
   });
 
   it('top_k 0 turns retrieval off', async () => {
-    const r = await request(srv.url).post('/v1/answer').set(auth).send({ question: QUESTION, max_tokens: 8, top_k: 0 });
+    const r = await request(srv.url)
+      .post('/v1/answer')
+      .set(auth)
+      .send({ question: QUESTION, max_tokens: 8, top_k: 0 });
     expect(r.status).toBe(200);
     expect(r.body.citations).toEqual([]);
   });
@@ -82,7 +99,10 @@ describe('POST /v1/answer', () => {
     expect(deltas.map((e) => e.text).join('')).toBe(final.answer);
     expect(final.citations).toHaveLength(2);
     // The same request without streaming gives the same answer (greedy).
-    const plain = await request(srv.url).post('/v1/answer').set(auth).send({ ...body, stream: false });
+    const plain = await request(srv.url)
+      .post('/v1/answer')
+      .set(auth)
+      .send({ ...body, stream: false });
     expect(plain.body.answer).toBe(final.answer);
   });
 });
@@ -105,31 +125,52 @@ describe('POST /v1/chat/completions', () => {
       logprobs: null,
       finish_reason: expect.stringMatching(/^(stop|length)$/),
     });
-    expect(b.usage).toEqual({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number) });
+    expect(b.usage).toEqual({
+      prompt_tokens: expect.any(Number),
+      completion_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+    });
     expect(b.ragspec.citations.length).toBeGreaterThan(0); // retrieval is on by default
   });
 
   it('retrieval: false turns retrieval off for the request', async () => {
     const on = await request(srv.url).post('/v1/chat/completions').set(auth).send(base);
-    const off = await request(srv.url).post('/v1/chat/completions').set(auth).send({ ...base, retrieval: false });
+    const off = await request(srv.url)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send({ ...base, retrieval: false });
     expect(off.status).toBe(200);
     expect(off.body.ragspec.citations).toEqual([]);
     expect(off.body.usage.prompt_tokens).toBeLessThan(on.body.usage.prompt_tokens);
   });
 
   it('streams chat.completion.chunk events with a usage chunk before [DONE]', async () => {
-    const raw = await rawPost(srv.url, '/v1/chat/completions', { ...base, stream: true, stream_options: { include_usage: true } }, auth);
+    const raw = await rawPost(
+      srv.url,
+      '/v1/chat/completions',
+      { ...base, stream: true, stream_options: { include_usage: true } },
+      auth,
+    );
     expect(raw.status).toBe(200);
     const { events, done } = parseStrictSse(raw.body);
     expect(done).toBe(true);
-    type Chunk = { id: string; object: string; choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[]; usage?: unknown };
+    type Chunk = {
+      id: string;
+      object: string;
+      choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[];
+      usage?: unknown;
+    };
     const chunks = events as Chunk[];
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
     const usage = chunks[chunks.length - 1]!;
     expect(usage.choices).toEqual([]);
-    expect(usage.usage).toEqual({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number) });
+    expect(usage.usage).toEqual({
+      prompt_tokens: expect.any(Number),
+      completion_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+    });
     const finish = chunks[chunks.length - 2]!;
     expect(finish.choices[0]!.delta).toEqual({});
     expect(finish.choices[0]!.finish_reason).toMatch(/^(stop|length)$/);
@@ -155,7 +196,12 @@ describe('GET /v1/models', () => {
     expect(r.body.object).toBe('list');
     expect(r.body.data.map((m: { id: string }) => m.id)).toContain('ragspec');
     const one = await request(srv.url).get('/v1/models/ragspec');
-    expect(one.body).toEqual({ id: 'ragspec', object: 'model', created: expect.any(Number), owned_by: 'ragspec' });
+    expect(one.body).toEqual({
+      id: 'ragspec',
+      object: 'model',
+      created: expect.any(Number),
+      owned_by: 'ragspec',
+    });
   });
 });
 
@@ -169,13 +215,21 @@ describe('documents', () => {
     const up = await request(srv.url)
       .post('/v1/documents')
       .set(auth)
-      .send({ path: 'notes/lockfiles.md', title: 'Lockfiles', text: '# Lockfiles\n\nA lockfile pins every dependency to an exact version so installs repeat.' });
+      .send({
+        path: 'notes/lockfiles.md',
+        title: 'Lockfiles',
+        text: '# Lockfiles\n\nA lockfile pins every dependency to an exact version so installs repeat.',
+      });
     expect(up.status).toBe(201);
     expect(up.body.added).toBe(1);
     const id = up.body.documents[0].id as string;
     expect(up.body.documents[0].path).toBe('notes/lockfiles.md');
 
-    const txt = await request(srv.url).post('/v1/documents?path=notes/plain.txt&title=Plain').set(auth).set('Content-Type', 'text/plain').send('Plain text about npm audit fixing vulnerabilities.');
+    const txt = await request(srv.url)
+      .post('/v1/documents?path=notes/plain.txt&title=Plain')
+      .set(auth)
+      .set('Content-Type', 'text/plain')
+      .send('Plain text about npm audit fixing vulnerabilities.');
     expect(txt.status).toBe(201);
 
     const got = await request(srv.url).get(`/v1/documents/${id}`);
@@ -185,7 +239,10 @@ describe('documents', () => {
     expect((await request(srv.url).get('/v1/documents?prefix=notes/')).body.total).toBe(2);
 
     // The new passage is retrievable through the answer endpoint.
-    const ans = await request(srv.url).post('/v1/answer').set(auth).send({ question: 'What does a lockfile pin?', top_k: 1, max_tokens: 4, path_prefix: 'notes/' });
+    const ans = await request(srv.url)
+      .post('/v1/answer')
+      .set(auth)
+      .send({ question: 'What does a lockfile pin?', top_k: 1, max_tokens: 4, path_prefix: 'notes/' });
     expect(ans.body.citations[0].doc).toMatch(/^notes\//);
 
     const del = await request(srv.url).delete(`/v1/documents/${id}`).set(auth);
@@ -232,7 +289,9 @@ describe('analytics and metrics', () => {
       'ragspec_spec_decode_target_forwards_total',
     ])
       expect(r.text, name).toContain(`# TYPE ${name}`);
-    expect(r.text).toMatch(/ragspec_http_requests_total\{method="POST",route="\/v1\/answer",status="200"\} \d+/);
+    expect(r.text).toMatch(
+      /ragspec_http_requests_total\{method="POST",route="\/v1\/answer",status="200"\} \d+/,
+    );
     expect(r.text).toMatch(/ragspec_spec_decode_target_forwards_total [1-9]/);
   });
 });

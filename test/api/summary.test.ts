@@ -48,7 +48,10 @@ describe('summarize', () => {
       drafts: 3,
       draftTokens: 9,
       acceptedTokens: 6,
-      bySource: { passage: { drafts: 2, draftTokens: 7, acceptedTokens: 5 }, model: { drafts: 1, draftTokens: 2, acceptedTokens: 1 } },
+      bySource: {
+        passage: { drafts: 2, draftTokens: 7, acceptedTokens: 5 },
+        model: { drafts: 1, draftTokens: 2, acceptedTokens: 1 },
+      },
       acceptedPerPosition: [3, 2, 1],
       acceptanceLengths: [0, 1, 1, 1, 1],
       treeSizes: [1, 8, 8, 4],
@@ -57,12 +60,29 @@ describe('summarize', () => {
     }),
   );
   // A plain AR request: 5 tokens in 5 steps at 20 tok/s.
-  const ar = rec('a', 'ar', stats({ completionTokens: 5, steps: 5, acceptanceLengths: [0, 5], treeSizes: [1, 1, 1, 1, 1], tokensPerStep: 1, decodeTokensPerSecond: 20 }), 2000);
+  const ar = rec(
+    'a',
+    'ar',
+    stats({
+      completionTokens: 5,
+      steps: 5,
+      acceptanceLengths: [0, 5],
+      treeSizes: [1, 1, 1, 1, 1],
+      tokensPerStep: 1,
+      decodeTokensPerSecond: 20,
+    }),
+    2000,
+  );
 
   it('adds up acceptance by source, per position and histogram', () => {
     const s = summarize([hybrid, ar], '1h', 0);
     expect(s.requests).toBe(2);
-    expect(s.by_source.passage).toEqual({ drafts: 2, draft_tokens: 7, accepted_tokens: 5, acceptance_rate: 5 / 7 });
+    expect(s.by_source.passage).toEqual({
+      drafts: 2,
+      draft_tokens: 7,
+      accepted_tokens: 5,
+      acceptance_rate: 5 / 7,
+    });
     expect(s.mean_acceptance_length).toBe(1 + 6 / 3);
     expect(s.tokens_per_target_forward).toBe(15 / 9);
     expect(s.acceptance_length_histogram).toEqual([0, 6, 1, 1, 1]);
@@ -80,8 +100,14 @@ describe('summarize', () => {
   });
 
   it('measures speedup against ar requests when there are some, else gives the upper bound', () => {
-    expect(summarize([hybrid, ar], 'all', null).estimated_speedup).toEqual({ value: 50 / 20, method: 'measured_vs_ar' });
-    expect(summarize([hybrid], 'all', null).estimated_speedup).toEqual({ value: 2.5, method: 'tokens_per_forward_upper_bound' });
+    expect(summarize([hybrid, ar], 'all', null).estimated_speedup).toEqual({
+      value: 50 / 20,
+      method: 'measured_vs_ar',
+    });
+    expect(summarize([hybrid], 'all', null).estimated_speedup).toEqual({
+      value: 2.5,
+      method: 'tokens_per_forward_upper_bound',
+    });
     expect(summarize([], 'all', null).estimated_speedup).toEqual({ value: null, method: 'none' });
   });
 });

@@ -15,7 +15,11 @@ let srv: RunningServer;
 beforeAll(async () => {
   const dataDir = tmpDataDir('validation');
   await makeTestCorpus(dataDir);
-  srv = await startTestServer({ dataDir, backend: testBackend, overrides: { server: { apiKey: KEY }, generation: { maxTokensCap: 8192 } } });
+  srv = await startTestServer({
+    dataDir,
+    backend: testBackend,
+    overrides: { server: { apiKey: KEY }, generation: { maxTokensCap: 8192 } },
+  });
 });
 
 afterAll(async () => {
@@ -24,7 +28,12 @@ afterAll(async () => {
 
 function send(r: BadRequest) {
   const agent = request(srv.url);
-  let req = r.method === 'GET' ? agent.get(r.path) : r.method === 'DELETE' ? agent.delete(r.path) : agent.post(r.path);
+  let req =
+    r.method === 'GET'
+      ? agent.get(r.path)
+      : r.method === 'DELETE'
+        ? agent.delete(r.path)
+        : agent.post(r.path);
   const auth = r.auth ?? 'good';
   if (auth === 'good') req = req.set('Authorization', `Bearer ${KEY}`);
   if (auth === 'wrong') req = req.set('Authorization', 'Bearer nope');

@@ -31,8 +31,16 @@ describe('loadConfig', () => {
   });
 
   it('merges file, then env, then flags, later layers winning', () => {
-    const file = writeJson({ server: { port: 9001, queueSize: 3 }, generation: { mode: 'ar' }, log: { level: 'warn' } });
-    const c = loadConfig({ file, env: { RAGSPEC_PORT: '9002', RAGSPEC_MODE: 'reference' }, flags: { port: '9003' } });
+    const file = writeJson({
+      server: { port: 9001, queueSize: 3 },
+      generation: { mode: 'ar' },
+      log: { level: 'warn' },
+    });
+    const c = loadConfig({
+      file,
+      env: { RAGSPEC_PORT: '9002', RAGSPEC_MODE: 'reference' },
+      flags: { port: '9003' },
+    });
     expect(c.server.port).toBe(9003); // flag
     expect(c.generation.mode).toBe('reference'); // env over file
     expect(c.server.queueSize).toBe(3); // file over default
@@ -49,7 +57,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses bad values with the key and the reason', () => {
-    expect(message(() => loadConfig({ env: { RAGSPEC_PORT: 'eighty' } }))).toMatch(/RAGSPEC_PORT: expected an integer/);
+    expect(message(() => loadConfig({ env: { RAGSPEC_PORT: 'eighty' } }))).toMatch(
+      /RAGSPEC_PORT: expected an integer/,
+    );
     expect(message(() => loadConfig({ env: {}, flags: { port: 70000 } }))).toMatch(/server\.port/);
     expect(message(() => loadConfig({ env: { RAGSPEC_MODE: 'fast' } }))).toMatch(/generation\.mode/);
   });
@@ -57,6 +67,8 @@ describe('loadConfig', () => {
   it('explains a config file that is not JSON or not an object', () => {
     expect(message(() => loadConfig({ file: writeJson('{port: 1'), env: {} }))).toMatch(/not valid JSON/);
     expect(message(() => loadConfig({ file: writeJson([1]), env: {} }))).toMatch(/must be a JSON object/);
-    expect(message(() => loadConfig({ file: '/nonexistent/ragspec.json', env: {} }))).toMatch(/cannot read the config file/);
+    expect(message(() => loadConfig({ file: '/nonexistent/ragspec.json', env: {} }))).toMatch(
+      /cannot read the config file/,
+    );
   });
 });

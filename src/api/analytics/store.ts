@@ -54,7 +54,9 @@ export class AnalyticsStore {
       `INSERT INTO generations (id, created_at, route, mode, finish_reason, question, passages, latency_ms, ttft_ms, stats_json)
        VALUES (@id, @createdAt, @route, @mode, @finishReason, @question, @passages, @latencyMs, @ttftMs, @statsJson)`,
     );
-    this.selectStmt = this.db.prepare('SELECT * FROM generations WHERE created_at >= ? ORDER BY created_at ASC');
+    this.selectStmt = this.db.prepare(
+      'SELECT * FROM generations WHERE created_at >= ? ORDER BY created_at ASC',
+    );
   }
 
   record(r: GenerationRecord): void {

@@ -38,7 +38,10 @@ export interface AnalyticsSummary {
    * present; otherwise tokens per target forward, an upper bound that ignores the extra
    * cost of verifying a tree.
    */
-  estimated_speedup: { value: number | null; method: 'measured_vs_ar' | 'tokens_per_forward_upper_bound' | 'none' };
+  estimated_speedup: {
+    value: number | null;
+    method: 'measured_vs_ar' | 'tokens_per_forward_upper_bound' | 'none';
+  };
   latency_ms: { p50: number | null; p99: number | null };
   ttft_ms: { p50: number | null; p99: number | null };
   recent: {
@@ -78,13 +81,25 @@ function decodeRate(recs: GenerationRecord[]): number | null {
   return seconds > 0 ? tokens / seconds : null;
 }
 
-export function summarize(records: GenerationRecord[], window: string, since: number | null, recentCount = 20): AnalyticsSummary {
-  let completion = 0, prompt = 0, steps = 0, drafts = 0, draftTokens = 0, accepted = 0;
+export function summarize(
+  records: GenerationRecord[],
+  window: string,
+  since: number | null,
+  recentCount = 20,
+): AnalyticsSummary {
+  let completion = 0,
+    prompt = 0,
+    steps = 0,
+    drafts = 0,
+    draftTokens = 0,
+    accepted = 0;
   const bySource: Record<string, SourceSummary> = {};
   const hist: number[] = [];
   const perPos: number[] = [];
   const treeHist = new Map<number, number>();
-  let treeSum = 0, treeN = 0, treeMax = 0;
+  let treeSum = 0,
+    treeN = 0,
+    treeMax = 0;
   const byMode = new Map<string, GenerationRecord[]>();
 
   for (const r of records) {
@@ -129,7 +144,8 @@ export function summarize(records: GenerationRecord[], window: string, since: nu
   const specTokens = specRecs.reduce((a, r) => a + r.stats.completionTokens, 0);
   let estimated: AnalyticsSummary['estimated_speedup'] = { value: null, method: 'none' };
   if (arRate && specRate) estimated = { value: specRate / arRate, method: 'measured_vs_ar' };
-  else if (specSteps > 0) estimated = { value: specTokens / specSteps, method: 'tokens_per_forward_upper_bound' };
+  else if (specSteps > 0)
+    estimated = { value: specTokens / specSteps, method: 'tokens_per_forward_upper_bound' };
 
   const lat = records.map((r) => r.latencyMs).sort((a, b) => a - b);
   const ttft = records.flatMap((r) => (r.ttftMs === null ? [] : [r.ttftMs])).sort((a, b) => a - b);
@@ -149,7 +165,11 @@ export function summarize(records: GenerationRecord[], window: string, since: nu
     tokens_per_target_forward: ratio(completion, steps),
     by_source: bySource,
     acceptance_length_histogram: hist,
-    accepted_per_position: perPos.map((n, i) => ({ position: i, accepted: n ?? 0, rate: ratio(n ?? 0, drafts) })),
+    accepted_per_position: perPos.map((n, i) => ({
+      position: i,
+      accepted: n ?? 0,
+      rate: ratio(n ?? 0, drafts),
+    })),
     tree_sizes: {
       mean: treeN > 0 ? treeSum / treeN : null,
       max: treeMax,

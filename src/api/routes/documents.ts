@@ -17,10 +17,19 @@ const TextQuery = z.strictObject({
   format: z.enum(['markdown', 'text']).optional(),
 });
 
-export function documentRoutes(state: RuntimeState, schemas: Schemas, requireKey: import('express').RequestHandler): Router {
+export function documentRoutes(
+  state: RuntimeState,
+  schemas: Schemas,
+  requireKey: import('express').RequestHandler,
+): Router {
   const r = Router();
   const corpus = (): CorpusService => {
-    if (!state.corpus) throw new ServiceUnavailableError('the index is still opening — retry when /readyz answers 200', 'not_ready', 5);
+    if (!state.corpus)
+      throw new ServiceUnavailableError(
+        'the index is still opening — retry when /readyz answers 200',
+        'not_ready',
+        5,
+      );
     return state.corpus;
   };
 
@@ -32,7 +41,8 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas, requireKey
       if (req.is('text/*')) {
         // Raw text body: metadata in the query string.
         const q = parseWith(TextQuery, req.query);
-        if (typeof req.body !== 'string' || req.body.length === 0) throw new BadRequestError('the text body is empty', 'body');
+        if (typeof req.body !== 'string' || req.body.length === 0)
+          throw new BadRequestError('the text body is empty', 'body');
         docs = [{ path: q.path, text: req.body, title: q.title, format: q.format ?? 'text' }];
       } else {
         const body = parseBody(schemas.Documents, req.body);
@@ -40,7 +50,8 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas, requireKey
       }
       const seen = new Set<string>();
       for (const d of docs) {
-        if (seen.has(d.path)) throw new BadRequestError(`path "${d.path}" appears twice in one request`, 'path');
+        if (seen.has(d.path))
+          throw new BadRequestError(`path "${d.path}" appears twice in one request`, 'path');
         seen.add(d.path);
       }
       const out = await corpus().ingest(docs);
@@ -52,7 +63,11 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas, requireKey
     '/v1/documents',
     route(async (req, res) => {
       const q = parseWith(schemas.DocumentList, req.query);
-      const { documents, total } = await corpus().list({ limit: q.limit ?? 100, offset: q.offset ?? 0, prefix: q.prefix });
+      const { documents, total } = await corpus().list({
+        limit: q.limit ?? 100,
+        offset: q.offset ?? 0,
+        prefix: q.prefix,
+      });
       res.json({ object: 'list', data: documents, total });
     }),
   );

@@ -6,7 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import type { GenerationOutcome, PreparedGeneration, QaService } from '../qa-service.ts';
 import { toApiError } from '../errors.ts';
-import { answerBody, chatChunk, chatCompletion, openaiFinishReason, usageChunk, usageOf, type ChatIds } from '../format.ts';
+import {
+  answerBody,
+  chatChunk,
+  chatCompletion,
+  openaiFinishReason,
+  usageChunk,
+  usageOf,
+  type ChatIds,
+} from '../format.ts';
 import { disconnectSignal, route } from '../http.ts';
 import type { Schemas } from '../schemas.ts';
 import { SseWriter } from '../sse.ts';
@@ -25,7 +33,13 @@ interface StreamHandlers {
  * job, so a full queue or a timeout while waiting still gets a proper 429/504 status.
  * Once streaming, a failure becomes one `data: {"error": ...}` event.
  */
-async function streamRun(service: QaService, prep: PreparedGeneration, res: Response, h: StreamHandlers, log: Logger): Promise<void> {
+async function streamRun(
+  service: QaService,
+  prep: PreparedGeneration,
+  res: Response,
+  h: StreamHandlers,
+  log: Logger,
+): Promise<void> {
   const sse = new SseWriter(res);
   const signal = disconnectSignal(res);
   let started = false;
@@ -73,7 +87,8 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
         {
           onStart: (sse) => sse.send({ type: 'start', id: prep.id, mode, passages: prep.passages.length }),
           onText: (sse, delta) => sse.send({ type: 'delta', text: delta }),
-          onDone: (sse, out) => sse.send({ type: 'done', ...answerBody(out.result, out.passages, mode, prep.id) }),
+          onDone: (sse, out) =>
+            sse.send({ type: 'done', ...answerBody(out.result, out.passages, mode, prep.id) }),
         },
         log,
       );
@@ -85,7 +100,11 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
     route(async (req, res) => {
       const body = parseBody(schemas.Chat, req.body);
       const prep = await service.prepareChat(body);
-      const ids: ChatIds = { id: `chatcmpl-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model: body.model };
+      const ids: ChatIds = {
+        id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+      };
       const mode = prep.request.mode;
       if (!body.stream) {
         const out = await service.run(prep, { signal: disconnectSignal(res) });

@@ -20,15 +20,33 @@ export function addServeOptions(cmd: Command): Command {
   return cmd
     .option('--port <n>', 'port to listen on (default 8080; env RAGSPEC_PORT)')
     .option('--host <addr>', 'address to bind (default 127.0.0.1; env RAGSPEC_HOST)')
-    .option('--api-key <key>', 'require `Authorization: Bearer <key>` on POST/DELETE endpoints (env RAGSPEC_API_KEY)')
-    .option('--config <file>', 'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}}')
+    .option(
+      '--api-key <key>',
+      'require `Authorization: Bearer <key>` on POST/DELETE endpoints (env RAGSPEC_API_KEY)',
+    )
+    .option(
+      '--config <file>',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}}',
+    )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
     .option('--queue-size <n>', 'generations allowed to wait for the model before 429 (default 8)')
-    .option('--request-timeout-ms <n>', 'cancel a generation after this long, queue wait included (default 120000)')
-    .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default info)')
-    .option('--model <dir>', 'converted target model folder (default $RAGSPEC_HOME/models/smollm2-135m-instruct)')
-    .option('--drafter <which>', "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder")
+    .option(
+      '--request-timeout-ms <n>',
+      'cancel a generation after this long, queue wait included (default 120000)',
+    )
+    .option(
+      '--log-level <level>',
+      'pino level: fatal, error, warn, info, debug, trace, silent (default info)',
+    )
+    .option(
+      '--model <dir>',
+      'converted target model folder (default $RAGSPEC_HOME/models/smollm2-135m-instruct)',
+    )
+    .option(
+      '--drafter <which>',
+      "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
+    )
     .option('--threads <n>', 'onnxruntime intra-op threads');
 }
 
@@ -65,7 +83,9 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
     load: realRuntime(config, { model: o.model, drafter: o.drafter, threads }),
     handleSignals: true,
   });
-  process.stderr.write(`ragspec: listening on ${srv.url} — loading the model and index (GET /readyz turns 200 when ready)\n`);
+  process.stderr.write(
+    `ragspec: listening on ${srv.url} — loading the model and index (GET /readyz turns 200 when ready)\n`,
+  );
   await srv.ready;
   process.stderr.write(
     `ragspec: ready. Try:\n\n${curlExample(srv, config)}\n\n` +
@@ -78,7 +98,9 @@ export function register(program: Command): void {
   addServeOptions(
     program
       .command('serve')
-      .description('Serve the HTTP API (question answering, OpenAI-compatible chat, documents, analytics) on the existing model and corpus'),
+      .description(
+        'Serve the HTTP API (question answering, OpenAI-compatible chat, documents, analytics) on the existing model and corpus',
+      ),
   ).action(async (o: ServeFlags) => {
     await serve(o);
   });

@@ -28,7 +28,9 @@ export function register(program: Command): void {
   addServeOptions(
     program
       .command('start')
-      .description('Set up the default model and corpus when missing, then serve the HTTP API (the quick start)'),
+      .description(
+        'Set up the default model and corpus when missing, then serve the HTTP API (the quick start)',
+      ),
   ).action(async (o: ServeFlags) => {
     const config = configFrom(o); // refuse a bad config before any long step
     if (!o.model && !setupLooksDone()) {

@@ -14,7 +14,9 @@ let shared: Promise<GenerationBackend> | null = null;
 export function testBackend(): Promise<GenerationBackend> {
   const manifest = path.join(paths.targetModel(), 'ragspec-model.json');
   if (!fs.existsSync(manifest)) {
-    throw new Error(`the converted target model is missing (${manifest}) — run \`npx ragspec setup\` first (set RAGSPEC_HOME if you moved it)`);
+    throw new Error(
+      `the converted target model is missing (${manifest}) — run \`npx ragspec setup\` first (set RAGSPEC_HOME if you moved it)`,
+    );
   }
   shared ??= loadEngineBackend();
   return shared;

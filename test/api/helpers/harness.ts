@@ -56,7 +56,12 @@ export interface TestServerOptions {
 export async function startTestServer(o: TestServerOptions): Promise<RunningServer> {
   const config = loadConfig({
     env: {},
-    overrides: { server: { host: '127.0.0.1', port: 0, ...(o.overrides?.server ?? {}) }, storage: { dataDir: o.dataDir }, log: { level: 'info' }, ...withoutServer(o.overrides) },
+    overrides: {
+      server: { host: '127.0.0.1', port: 0, ...(o.overrides?.server ?? {}) },
+      storage: { dataDir: o.dataDir },
+      log: { level: 'info' },
+      ...withoutServer(o.overrides),
+    },
   });
   const lines = o.logLines;
   const logger = createLogger('info', {

@@ -1,5 +1,9 @@
 /** Read one sample from the Prometheus text exposition. */
-export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   for (const line of text.split('\n')) {
