@@ -13,7 +13,7 @@ import path from 'node:path';
 import { RagspecError } from '../util/errors.ts';
 import { paths } from '../util/paths.ts';
 import { Embedder, EMBEDDING_DIM, EMBEDDER_NAME } from './embedder.ts';
-import { ftsQuery, reciprocalRankFusion, type Ranked } from './fusion.ts';
+import { COMMON_TERM_SHARE, ftsMatch, ftsTerms, reciprocalRankFusion, type Ranked } from './fusion.ts';
 import { acquireWriteLock } from './lock.ts';
 import { Store, STORE_FILE, type DocumentWrite } from './store.ts';
 import type { DocumentInfo, Retriever, ScoredPassage, SearchOptions } from './types.ts';
@@ -36,6 +36,8 @@ export interface OpenCorpusOptions {
   embedderDir?: string;
   /** Passages per embedding forward. */
   embedBatch?: number;
+  /** BM25 leaves out terms found in more than this share of passages (default COMMON_TERM_SHARE, 0.5). */
+  commonTermShare?: number;
 }
 
 export interface SearchResult {
@@ -76,6 +78,7 @@ export class Corpus implements Retriever {
   private embedderPromise: Promise<Embedder> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
   private countCache: { generation: number; count: number } | null = null;
+  private termCache: { generation: number; df: Map<string, number> } = { generation: -1, df: new Map() };
 
   constructor(
     readonly dir: string,
@@ -127,6 +130,25 @@ export class Corpus implements Retriever {
     return this.countCache.count;
   }
 
+  /**
+   * Drops terms found in more than COMMON_TERM_SHARE of the passages, keeping at least the
+   * rarest one. Frequencies are probed with a capped count and remembered per generation.
+   */
+  private selectiveTerms(terms: string[], total: number): string[] {
+    const gen = this.store.generation();
+    if (this.termCache.generation !== gen) this.termCache = { generation: gen, df: new Map() };
+    const cap = Math.max(1, Math.floor(total * (this.opts.commonTermShare ?? COMMON_TERM_SHARE))) + 1;
+    const df = terms.map((t) => {
+      let n = this.termCache.df.get(t);
+      if (n === undefined) this.termCache.df.set(t, (n = this.store.termFrequencyUpTo(t, cap)));
+      return n;
+    });
+    const kept = terms.filter((_, i) => df[i]! < cap);
+    if (kept.length) return kept;
+    const rarest = df.indexOf(Math.min(...df));
+    return rarest >= 0 ? [terms[rarest]!] : [];
+  }
+
   /** Forget the in-memory index (after a failed commit it may hold uncommitted points). */
   dropIndex(): void {
     this.index = null;
@@ -174,6 +196,14 @@ export class Corpus implements Retriever {
     if (k === 0) return { passages: [], notice, timings };
     const want = Math.max(k, CANDIDATES);
 
+    let bm25: Ranked[] = [];
+    if (method !== 'dense') {
+      const t = performance.now();
+      const match = ftsMatch(this.selectiveTerms(ftsTerms(query), total));
+      if (match) bm25 = this.store.bm25(match, want, prefix);
+      timings.bm25Ms = performance.now() - t;
+    }
+    // onnxruntime-node runs the forward on this thread, so the stages run one after the other.
     let dense: Ranked[] = [];
     if (method !== 'bm25') {
       let t = performance.now();
@@ -182,21 +212,9 @@ export class Corpus implements Retriever {
       t = performance.now();
       // Embedding awaited: take the index only now, so a commit in between is seen whole.
       const index = this.currentIndex();
-      const hits = index.search(
-        qv!,
-        want,
-        total,
-        allowed ? (l) => allowed.has(l) : undefined,
-      );
+      const hits = index.search(qv!, want, total, allowed ? (l) => allowed.has(l) : undefined);
       dense = hits.map((h) => ({ id: h.label, score: h.score }));
       timings.denseMs = performance.now() - t;
-    }
-    let bm25: Ranked[] = [];
-    if (method !== 'dense') {
-      const t = performance.now();
-      const match = ftsQuery(query);
-      if (match) bm25 = this.store.bm25(match, want, prefix);
-      timings.bm25Ms = performance.now() - t;
     }
     const tFuse = performance.now();
     const fused = reciprocalRankFusion(dense, bm25);

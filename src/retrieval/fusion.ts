@@ -15,14 +15,28 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-/** An FTS5 MATCH expression: the question's words, quoted (no FTS syntax can leak), OR-ed. Null when nothing is left. */
-export function ftsQuery(question: string): string | null {
+/** The question's words for BM25: lower-cased, deduplicated, function words dropped (unless nothing else is left). */
+export function ftsTerms(question: string): string[] {
   const words = question.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
   const kept = [...new Set(words.filter((w) => !STOPWORDS.has(w)))];
-  const terms = kept.length ? kept : [...new Set(words)];
-  if (!terms.length) return null;
-  return terms.map((w) => `"${w}"`).join(' OR ');
+  return kept.length ? kept : [...new Set(words)];
 }
+
+/** An FTS5 MATCH expression: terms quoted (no FTS syntax can leak in), OR-ed. Null when there are none. */
+export function ftsMatch(terms: readonly string[]): string | null {
+  return terms.length ? terms.map((w) => `"${w}"`).join(' OR ') : null;
+}
+
+export function ftsQuery(question: string): string | null {
+  return ftsMatch(ftsTerms(question));
+}
+
+/**
+ * Default share of passages above which a term is left out of the BM25 query (when rarer
+ * terms remain). A term in half the passages has IDF <= 0, which FTS5 floors to ~0: it adds
+ * nothing to any score, yet an OR over it makes FTS5 score most of the corpus.
+ */
+export const COMMON_TERM_SHARE = 0.5;
 
 export interface Ranked {
   id: number;

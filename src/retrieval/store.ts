@@ -193,6 +193,16 @@ export class Store {
     return new Set(ids.map(Number));
   }
 
+  /** Passages matching one term, counting at most `cap` (so a very common term costs little to probe). */
+  termFrequencyUpTo(term: string, cap: number): number {
+    return Number(
+      this.db
+        .prepare('SELECT count(*) FROM (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)')
+        .pluck()
+        .get(`"${term.replace(/"/g, '""')}"`, cap),
+    );
+  }
+
   /** BM25 over text, title and headings; scores sign-flipped so higher is better. */
   bm25(match: string, limit: number, pathPrefix?: string): { id: number; score: number }[] {
     const sql = `SELECT f.rowid AS id, -bm25(passages_fts, 1.0, 2.0, 1.5) AS score
