@@ -58,7 +58,9 @@ export class ModelDrafter implements DraftSource {
   }
 
   async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
-    const depth = Math.min(this.gamma, budget.maxDepth, budget.maxTokens);
+    // A drafter that is rarely right drafts less: γ shrinks with its running acceptance.
+    const useful = Math.max(1, Math.floor((2 * this.acceptance) / Math.max(0.05, 1 - this.acceptance)) + 1);
+    const depth = Math.min(this.gamma, useful, budget.maxDepth, budget.maxTokens);
     if (depth <= 0) return [];
     const tokens = ctx.tokens;
     const room = this.model.config.contextLength - tokens.length;
@@ -97,7 +99,12 @@ export class ModelDrafter implements DraftSource {
       this.cached.push(tok);
       row = logitsRow(logits, 0);
     }
-    const cand: DraftCandidate = { tokens: out, provenance: { kind: 'model', model: this.name }, confidence: this.acceptance };
+    const cand: DraftCandidate = {
+      tokens: out,
+      provenance: { kind: 'model', model: this.name },
+      confidence: this.acceptance,
+      acceptProbs: out.map(() => this.acceptance),
+    };
     if (!greedy) cand.q = qs;
     return [cand];
   }

@@ -40,6 +40,21 @@ interface SeqInfo {
 
 const SOURCE_RANK: Record<'passage' | 'prompt' | 'output', number> = { passage: 0, prompt: 1, output: 2 };
 
+/** Match-length buckets for acceptance statistics: n = 1, 2, 3, 4-5, 6+. */
+const bucketOf = (n: number): number => (n <= 3 ? n : n <= 5 ? 4 : 5);
+
+/**
+ * Running acceptance per (source, match-length bucket): `first` = P(first token accepted),
+ * `cont` = P(next token accepted | the previous one was). Priors before any evidence.
+ */
+interface MatchStats {
+  first: number;
+  cont: number;
+}
+const PRIOR_FIRST = [0, 0.15, 0.3, 0.45, 0.55, 0.65];
+const PRIOR_CONT = 0.7;
+const EMA = 0.15;
+
 export class ReferenceDrafter implements DraftSource {
   readonly kind: DraftSourceKind = 'passage';
   readonly name = 'reference';
@@ -53,6 +68,10 @@ export class ReferenceDrafter implements DraftSource {
   private readonly selfReference: boolean;
   /** Running acceptance of this source (exponential average), for the budget and hybrid switch. */
   acceptance = 0.5;
+  private readonly matchStats = new Map<string, MatchStats>();
+  /** Proposals of the last step and the context length then, to learn from what was accepted. */
+  private last: { tokens: number[]; key: string }[] = [];
+  private lastLen = 0;
 
   constructor(
     passages: readonly ReferencePassage[],
@@ -121,10 +140,13 @@ export class ReferenceDrafter implements DraftSource {
         const stop = Math.min(seqTokens.length, start + budget.maxDepth);
         if (start >= stop) continue;
         const provenance = this.provenanceOf(hit.seq, start);
+        const tokens = seqTokens.slice(start, stop);
+        const st = this.stats(provenance.kind, n);
         group.push({
-          tokens: seqTokens.slice(start, stop),
+          tokens,
           provenance,
-          confidence: 1 - 0.6 ** n,
+          confidence: st.first,
+          acceptProbs: tokens.map((_, i) => (i === 0 ? st.first : st.cont)),
           n,
           votes: 0,
           rank: SOURCE_RANK[provenance.kind as 'passage' | 'prompt' | 'output'],
@@ -138,7 +160,20 @@ export class ReferenceDrafter implements DraftSource {
       out.push(...group);
       if (out.length >= budget.maxBranches) break;
     }
-    return out.slice(0, budget.maxBranches).map(({ tokens, provenance, confidence }) => ({ tokens, provenance, confidence }));
+    const chosen = out.slice(0, budget.maxBranches);
+    this.last = chosen.map((c) => ({ tokens: c.tokens, key: `${c.provenance.kind}:${bucketOf(c.n)}` }));
+    this.lastLen = ctxTokens.length;
+    return chosen.map(({ tokens, provenance, confidence, acceptProbs }) => ({ tokens, provenance, confidence, acceptProbs }));
+  }
+
+  private stats(kind: string, n: number): MatchStats {
+    const key = `${kind}:${bucketOf(n)}`;
+    let st = this.matchStats.get(key);
+    if (!st) {
+      st = { first: PRIOR_FIRST[bucketOf(n)]!, cont: PRIOR_CONT };
+      this.matchStats.set(key, st);
+    }
+    return st;
   }
 
   private provenanceOf(seq: number, start: number): Provenance {
@@ -148,6 +183,19 @@ export class ReferenceDrafter implements DraftSource {
   }
 
   observe(outcome: DraftOutcome): void {
+    // Learn per match length from what the target actually emitted (accepted + bonus):
+    // a proposal "would have been accepted" for as long as it agrees with that.
+    const emitted = outcome.context.slice(this.lastLen);
+    for (const p of this.last) {
+      const st = this.matchStats.get(p.key);
+      if (!st || emitted.length === 0) continue;
+      let m = 0;
+      while (m < p.tokens.length && m < emitted.length && p.tokens[m] === emitted[m]) m++;
+      st.first += EMA * ((m >= 1 ? 1 : 0) - st.first);
+      // continuation evidence: positions 1..m (hits) and the miss at m, when observable
+      for (let j = 1; j <= m && j < p.tokens.length && j < emitted.length; j++) st.cont += EMA * ((j < m ? 1 : 0) - st.cont);
+    }
+    this.last = [];
     if (outcome.draftTokens === 0) return;
     // Share of drafted tokens accepted, smoothed over recent steps.
     const rate = outcome.acceptedTokens / outcome.draftTokens;

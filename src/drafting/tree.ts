@@ -26,6 +26,8 @@ export interface NodeOrigin {
   provenance: Provenance;
   /** Index of the token within its candidate. */
   index: number;
+  /** Estimated probability that this node ends up on the accepted path. */
+  prob: number;
 }
 
 export class DraftTree {
@@ -56,12 +58,16 @@ export class DraftTree {
     const list = limits.chainOnly ? candidates.slice(0, 1) : candidates;
     for (const cand of list) {
       let cur = 0;
+      let prob = 1;
       const depthLimit = Math.min(cand.tokens.length, limits.maxDepth);
       for (let i = 0; i < depthLimit; i++) {
         const tok = cand.tokens[i]!;
+        prob *= cand.acceptProbs?.[i] ?? 0.5;
         const existing = childMap[cur]!.get(tok);
         if (existing !== undefined) {
           cur = existing;
+          const o = tree.origins[cur]!;
+          o.prob = Math.max(o.prob, prob);
         } else {
           if (tree.size - 1 >= limits.maxNodes) break;
           const id = tree.tokens.length;
@@ -69,7 +75,7 @@ export class DraftTree {
           tree.parents.push(cur);
           tree.depths.push(tree.depths[cur]! + 1);
           tree.q.push(cand.q?.[i] ?? null);
-          tree.origins.push({ provenance: cand.provenance, index: i });
+          tree.origins.push({ provenance: cand.provenance, index: i, prob });
           childMap.push(new Map());
           childMap[cur]!.set(tok, id);
           cur = id;
@@ -78,6 +84,29 @@ export class DraftTree {
       }
     }
     return tree;
+  }
+
+  /**
+   * The n draft nodes with the highest scores, as a new tree (ancestors always kept: a
+   * node's score never exceeds its parent's, and ties keep the earlier node).
+   * @param scores [N] per node, root ignored
+   */
+  prune(scores: readonly number[], n: number): DraftTree {
+    if (n >= this.size - 1) return this;
+    const order = Array.from({ length: this.size - 1 }, (_, i) => i + 1).sort((a, b) => scores[b]! - scores[a]! || a - b);
+    const keep = new Set(order.slice(0, Math.max(0, n)));
+    const out = new DraftTree(this.tokens[0]!);
+    const newId = new Map<number, number>([[0, 0]]);
+    for (let i = 1; i < this.size; i++) {
+      if (!keep.has(i) || !newId.has(this.parents[i]!)) continue;
+      newId.set(i, out.tokens.length);
+      out.tokens.push(this.tokens[i]!);
+      out.parents.push(newId.get(this.parents[i]!)!);
+      out.depths.push(this.depths[i]!);
+      out.q.push(this.q[i]!);
+      out.origins.push(this.origins[i]!);
+    }
+    return out;
   }
 
   /** Nodes including the root. */

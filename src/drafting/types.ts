@@ -24,6 +24,11 @@ export interface DraftCandidate {
    * drawn from. Absent for deterministic drafts (copied spans, greedy model drafts).
    */
   q?: Float32Array[];
+  /**
+   * Estimated probability that tokens[i] is accepted given tokens[0..i-1] were (from the
+   * source's running statistics); the engine sizes the tree with it. Absent = unknown.
+   */
+  acceptProbs?: number[];
 }
 
 export interface DraftBudget {

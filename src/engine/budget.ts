@@ -1,28 +1,34 @@
 /**
  * How many draft tokens to verify per step.
  *
- * Baseline rule (transformers' assisted decoding schedule, "+2/−1"): the draft depth grows
- * by 2 after a step that accepted every level of its tree and shrinks by 1 otherwise,
- * within [minDepth, maxDepth]. The node budget (breadth) is fixed.
+ * `simple` (the documented baseline, transformers' assisted-decoding schedule "+2/−1"):
+ * the draft depth grows by 2 after a step that accepted every level of its tree and
+ * shrinks by 1 otherwise, within [minDepth, maxDepth]; the node budget is fixed (maxNodes).
  *
- * Cost-aware rule (`costCurve` given): the target's forward time grows slowly with S on a
- * CPU (weights are read once per forward whatever S is), so the node budget is the largest
- * tree whose extra cost is still paid for by the expected extra accepted tokens:
- * choose N maximising (1 + E[accepted | N]) / cost(N + 1), where E[accepted | N] is
- * estimated from the running acceptance rate a as a + a² + … + a^depth, depth ≈ N / branches.
+ * `cost` (default when a forward-cost curve is known): candidates come with estimated
+ * acceptance probabilities (per source and match length, learned as the request runs), so
+ * every tree node has a probability P(node on the accepted path). Sorting nodes by it, the
+ * tree of the best n nodes yields 1 + ΣP tokens per step in expectation and costs
+ * cost(n + 1) ms (the measured forward time of n + 1 tokens). We keep the n that maximises
+ * expected tokens per millisecond — the goal is tokens per second, not per step. On a CPU
+ * the cost grows clearly with n, so this prunes weak branches and keeps long confident copies.
  */
 import type { DraftBudget } from '../drafting/types.ts';
 
 export interface BudgetOptions {
+  policy?: 'simple' | 'cost';
   initialDepth?: number;
   minDepth?: number;
   maxDepth?: number;
-  /** Node budget of the tree (baseline rule), default 32. */
+  /** Node budget of the tree (the `simple` rule's fixed breadth; the cap for `cost`). */
   maxNodes?: number;
   maxBranches?: number;
-  /** cost[s] = ms of a target forward over s tokens (s = 1..); enables the cost-aware rule. */
+  /** cost[s] = ms of a target forward over s tokens (s = 1..). */
   costCurve?: readonly number[];
 }
+
+/** Without a measured curve: a forward of s tokens costs 1 + 0.08 (s − 1) forwards of one. */
+const DEFAULT_SLOPE = 0.08;
 
 export class BudgetPolicy {
   private depth: number;
@@ -30,46 +36,53 @@ export class BudgetPolicy {
   private readonly maxDepthCap: number;
   private readonly maxNodes: number;
   private readonly maxBranches: number;
-  /** Running share of draft levels accepted (exponential average). */
-  private acceptance = 0.5;
+  readonly policy: 'simple' | 'cost';
 
   constructor(private readonly opts: BudgetOptions = {}) {
-    this.depth = opts.initialDepth ?? 8;
+    this.policy = opts.policy ?? (opts.costCurve ? 'cost' : 'simple');
+    this.depth = opts.initialDepth ?? (this.policy === 'cost' ? 16 : 8);
     this.minDepth = opts.minDepth ?? 2;
     this.maxDepthCap = opts.maxDepth ?? 24;
-    this.maxNodes = opts.maxNodes ?? 32;
-    this.maxBranches = opts.maxBranches ?? 4;
+    this.maxNodes = opts.maxNodes ?? (this.policy === 'cost' ? 48 : 32);
+    this.maxBranches = opts.maxBranches ?? (this.policy === 'cost' ? 8 : 4);
   }
 
+  /** What sources may propose this step (the cost rule prunes afterwards). */
   next(): DraftBudget {
-    let maxTokens = this.maxNodes;
-    const curve = this.opts.costCurve;
-    if (curve && curve.length > 1) maxTokens = this.bestNodeCount(curve);
-    return { maxTokens, maxDepth: Math.min(this.depth, maxTokens), maxBranches: this.maxBranches };
+    return { maxTokens: this.maxNodes, maxDepth: Math.min(this.depth, this.maxNodes), maxBranches: this.maxBranches };
   }
 
-  /** After a step: the depth of the deepest draft and the accepted path length. */
-  update(treeDepth: number, accepted: number): void {
-    if (treeDepth === 0) return;
-    if (accepted >= treeDepth) this.depth = Math.min(this.maxDepthCap, this.depth + 2);
-    else this.depth = Math.max(this.minDepth, this.depth - 1);
-    this.acceptance = 0.8 * this.acceptance + 0.2 * (accepted / treeDepth);
+  /** Forward cost of s tokens, relative units. */
+  cost(s: number): number {
+    const c = this.opts.costCurve;
+    if (c && c.length > 1) return c[Math.min(s, c.length - 1)]! + (s >= c.length ? (s - c.length + 1) * (c[c.length - 1]! - c[c.length - 2]!) : 0);
+    return 1 + DEFAULT_SLOPE * (s - 1);
   }
 
-  private bestNodeCount(curve: readonly number[]): number {
-    const a = Math.min(0.95, Math.max(0.05, this.acceptance));
-    let best = 1;
-    let bestRate = 0;
-    const limit = Math.min(this.maxNodes, curve.length - 1);
-    for (let n = 1; n <= limit; n++) {
-      const depth = Math.max(1, Math.min(this.depth, Math.ceil(n / Math.min(this.maxBranches, n))));
-      const expected = (a * (1 - a ** depth)) / (1 - a);
-      const rate = (1 + expected) / curve[n + 1 > curve.length - 1 ? curve.length - 1 : n + 1]!;
+  /**
+   * The cost rule: how many of the nodes (probabilities sorted high to low) to verify.
+   * Returns all of them under the `simple` rule.
+   */
+  chooseNodes(probsDesc: readonly number[]): number {
+    if (this.policy === 'simple') return probsDesc.length;
+    let best = 0;
+    let bestRate = 1 / this.cost(1);
+    let expected = 1;
+    for (let n = 1; n <= probsDesc.length; n++) {
+      expected += probsDesc[n - 1]!;
+      const rate = expected / this.cost(n + 1);
       if (rate > bestRate) {
         bestRate = rate;
         best = n;
       }
     }
     return best;
+  }
+
+  /** After a step: the depth of the deepest draft and the accepted path length. */
+  update(treeDepth: number, accepted: number): void {
+    if (treeDepth === 0 || this.policy === 'cost') return;
+    if (accepted >= treeDepth) this.depth = Math.min(this.maxDepthCap, this.depth + 2);
+    else this.depth = Math.max(this.minDepth, this.depth - 1);
   }
 }

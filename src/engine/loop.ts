@@ -23,6 +23,9 @@ export interface PlannedSource {
   fallback?: boolean;
 }
 
+/** Below this running acceptance a fallback drafter is only probed every 16th step. */
+const MIN_FALLBACK_ACCEPTANCE = 0.1;
+
 export interface LoopOptions {
   target: CausalLM;
   tokenizer: { decode(ids: readonly number[]): string };
@@ -122,6 +125,8 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
         // Sampling: drafts carrying q are lossless only as independent draws from q; merged
         // with deterministic siblings they would not be, so q-drafts are used alone.
         if (fallback && sampled && candidates.length > 0) continue;
+        // A fallback drafter that is rarely right costs more than it saves; probe it now and then.
+        if (fallback && (source.acceptance ?? 1) < MIN_FALLBACK_ACCEPTANCE && stats.steps % 16 !== 0) continue;
         const left = Math.min(want.maxTokens, room) - used;
         if (left <= 0) break;
         const got = await source.propose(dctx, { maxTokens: left, maxDepth, maxBranches: want.maxBranches });
@@ -140,12 +145,18 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
 
     // 4. Build the tree: a trie of the candidates under the node budget, clipped at EOS and
     //    at the context limit; a single chain when the target takes no tree mask.
-    const tree = DraftTree.build(context[context.length - 1]!, candidates, {
+    let tree = DraftTree.build(context[context.length - 1]!, candidates, {
       maxNodes: Math.min(want.maxTokens, room),
       maxDepth,
       eosIds: o.eosIds,
       chainOnly: !target.capabilities.treeMask,
     });
+    // 4b. Keep the nodes worth their forward cost (expected accepted tokens per ms).
+    if (tree.draftCount > 0) {
+      const probs = tree.origins.map((g) => g?.prob ?? 0);
+      const n = budget.chooseNodes(probs.slice(1).sort((a, b) => b - a));
+      tree = tree.prune(probs, n);
+    }
     stats.time.draft += performance.now() - tDraft;
 
     // 5. One target forward over the whole tree (tree positions, tree mask), then verify.

@@ -62,3 +62,25 @@ describe('DraftTree', () => {
     expect(t.origins[3]!.index).toBe(1);
   });
 });
+
+describe('DraftTree.prune and the cost rule', () => {
+  it('keeps the n most probable nodes with their ancestors', async () => {
+    const { BudgetPolicy } = await import('../../src/engine/budget.ts');
+    // candidate A: 3 tokens with per-token acceptance 0.9, 0.9, 0.9; candidate B: 2 tokens at 0.2, 0.5
+    const t = DraftTree.build(0, [
+      { ...cand([4, 5, 6]), acceptProbs: [0.9, 0.9, 0.9] },
+      { ...cand([7, 8]), acceptProbs: [0.2, 0.5] },
+    ], limits);
+    const probs = t.origins.map((o) => o?.prob ?? 0);
+    expect(probs.slice(1).map((p) => +p.toFixed(3))).toEqual([0.9, 0.81, 0.729, 0.2, 0.1]);
+    const p3 = t.prune(probs, 3);
+    expect(p3.tokens).toEqual([0, 4, 5, 6]); // B's branch (0.2, 0.1) goes first
+    expect(p3.parents).toEqual([-1, 0, 1, 2]);
+    // cost rule: a forward of s tokens costs 1 + 0.5 (s − 1): only nodes with P > 0.5 pay off
+    const b = new BudgetPolicy({ policy: 'cost', costCurve: [0, 1, 1.5, 2, 2.5, 3, 3.5] });
+    expect(b.chooseNodes([0.9, 0.81, 0.729, 0.2, 0.1])).toBe(3);
+    expect(b.chooseNodes([0.3, 0.2])).toBe(0);
+    // the simple rule verifies everything it was given
+    expect(new BudgetPolicy({ policy: 'simple' }).chooseNodes([0.3, 0.2])).toBe(2);
+  });
+});

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ReferenceDrafter } from '../../src/drafting/reference.ts';
 import type { DraftCandidate, DraftContext, DraftSource } from '../../src/drafting/types.ts';
 import { runLoop, type PlannedSource } from '../../src/engine/loop.ts';
+import { BudgetPolicy } from '../../src/engine/budget.ts';
 import { ToyLM, toyTokenizer } from './toy-lm.ts';
 
 const EOS = 15;
@@ -49,6 +50,13 @@ describe('speculative greedy = AR greedy (toy model)', () => {
         expect(out.tokens).toEqual(base.tokens);
         expect(out.text).toBe(base.text);
         expect(out.finishReason).toBe(base.finishReason);
+        // the cost rule prunes trees to the nodes worth verifying: still identical
+        const costly = await runLoop({
+          target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens: maxTokens * 5, sampling: { temperature: 0 },
+          sources: [{ source: new ReferenceDrafter(passages, toyTokenizer) }],
+          budget: new BudgetPolicy({ policy: 'cost', costCurve: Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 1 + 0.15 * (s - 1))) }),
+        });
+        expect(costly.tokens).toEqual(base.tokens);
       }),
       { numRuns: 40 },
     );
