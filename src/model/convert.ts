@@ -2,7 +2,7 @@
  * GGUF → ONNX conversion into a model folder:
  *
  *   <outDir>/ragspec-model.json     manifest: source GGUF sha256, LlamaConfig, one entry per variant
- *   <outDir>/<variant>.onnx         graph (4D-mask contract of ../shared/ARCHITECTURE.md)
+ *   <outDir>/<variant>.onnx         graph (4D mask; capacity KV cache, see onnx/llama-graph.ts)
  *   <outDir>/<variant>.onnx.data    its initializers (external data)
  *   <outDir>/tokenizer.json         from the GGUF's tokenizer metadata (+ tokenizer_config.json)
  *
@@ -84,6 +84,7 @@ export async function convertGguf(ggufPath: string, outDir: string, opts: Conver
     layers,
     weights: opts.weights,
     mask: '4d',
+    kv: 'capacity',
     externalData: path.join(outDir, `${file}.data`),
     onProgress: (done, total) => opts.onProgress?.('layers', done, total),
   });

@@ -6,7 +6,8 @@
  *   causality itself, so only ordinary causal chains can be run (`treeMask: false`).
  */
 import { RagspecError } from '../../util/errors.ts';
-import { causalMask, type CausalLM, type CausalLMCapabilities, type KvCache, type LlamaConfig, type Logits } from '../types.ts';
+import { MASK_BLOCKED, causalMask, type CausalLM, type CausalLMCapabilities, type KvCache, type LlamaConfig, type Logits } from '../types.ts';
+import { CapacityKvCache } from './kv-capacity.ts';
 import { OnnxKvCache, type LayerKv } from './kv-cache.ts';
 import { OrtModel, type HostTensor, type SessionOptions } from './session.ts';
 
@@ -21,6 +22,8 @@ const BLOCKED_BELOW = -1e4;
 
 export class OnnxCausalLM implements CausalLM {
   readonly capabilities: CausalLMCapabilities;
+  /** 'capacity' graphs return only the new rows (`appended.{i}.*`); see llama-graph.ts. */
+  private readonly kv: 'concat' | 'capacity';
 
   private constructor(
     private readonly model: OrtModel,
@@ -28,6 +31,7 @@ export class OnnxCausalLM implements CausalLM {
     private readonly mask: MaskConvention,
   ) {
     this.capabilities = { treeMask: mask === '4d' };
+    this.kv = model.outputNames.includes('appended.0.key') ? 'capacity' : 'concat';
   }
 
   /** Load a graph file (external data resolves beside it) or bytes. */
@@ -43,12 +47,14 @@ export class OnnxCausalLM implements CausalLM {
     return this.model.source;
   }
 
-  newCache(): OnnxKvCache {
-    return new OnnxKvCache(this.config.numLayers, this.config.numKvHeads, this.config.headDim);
+  newCache(): OnnxKvCache | CapacityKvCache {
+    const { numLayers, numKvHeads, headDim } = this.config;
+    return this.kv === 'capacity' ? new CapacityKvCache(numLayers, numKvHeads, headDim) : new OnnxKvCache(numLayers, numKvHeads, headDim);
   }
 
   async forward(tokens: readonly number[], positions: readonly number[], mask: Float32Array | null, cache: KvCache): Promise<Logits> {
-    if (!(cache instanceof OnnxKvCache) || cache.numLayers !== this.config.numLayers) {
+    const kind = this.kv === 'capacity' ? CapacityKvCache : OnnxKvCache;
+    if (!(cache instanceof kind) || cache.numLayers !== this.config.numLayers) {
       throw new RagspecError('forward: the KV cache was not made by this model (use model.newCache())', { code: 'bad_cache' });
     }
     const s = tokens.length;
@@ -60,6 +66,11 @@ export class OnnxCausalLM implements CausalLM {
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= v) throw new RagspecError(`forward: token id ${t} is outside the vocabulary 0..${v - 1}`, { code: 'bad_forward' });
     }
+    for (const q of positions) {
+      if (!Number.isInteger(q) || q < 0 || q >= this.config.contextLength) {
+        throw new RagspecError(`forward: position ${q} is outside the context 0..${this.config.contextLength - 1}`, { code: 'bad_forward' });
+      }
+    }
     if (mask && mask.length !== s * total) {
       throw new RagspecError(`forward: mask has ${mask.length} values, expected S×(P+S) = ${s}×${total}`, { code: 'bad_forward' });
     }
@@ -67,6 +78,24 @@ export class OnnxCausalLM implements CausalLM {
       input_ids: { type: 'int64', data: BigInt64Array.from(tokens, BigInt), dims: [1, s] },
       position_ids: { type: 'int64', data: BigInt64Array.from(positions, BigInt), dims: [1, s] },
     };
+    if (cache instanceof CapacityKvCache) {
+      // Capacity cache: feed the whole buffer (stale rows masked), get back only S new rows.
+      cache.prepare();
+      const c = cache.capacity;
+      feeds.attention_mask = { type: 'float32', data: cache.widenMask(mask ?? causalMask(p, s), s, MASK_BLOCKED), dims: [1, 1, s, c + s] };
+      cache.layers.forEach((l, i) => {
+        feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, c, d] };
+        feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, c, d] };
+      });
+      const out = await this.model.run(feeds);
+      const rows: LayerKv[] = [];
+      for (let i = 0; i < this.config.numLayers; i++) {
+        rows.push({ key: out[`appended.${i}.key`]!.data as Float32Array, value: out[`appended.${i}.value`]!.data as Float32Array });
+      }
+      cache.append(rows, s);
+      return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
+    }
+    const onnxCache = cache as OnnxKvCache;
     if (this.mask === '4d') {
       feeds.attention_mask = { type: 'float32', data: mask ?? causalMask(p, s), dims: [1, 1, s, total] };
     } else {
@@ -78,19 +107,19 @@ export class OnnxCausalLM implements CausalLM {
       }
       feeds.attention_mask = { type: 'int64', data: new BigInt64Array(total).fill(1n), dims: [1, total] };
     }
-    cache.layers.forEach((l, i) => {
+    onnxCache.layers.forEach((l, i) => {
       feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, p, d] };
       feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, p, d] };
     });
     // present.{i}.* are written straight into the cache's spare buffers (no extra copy).
-    const present: LayerKv[] = cache.presentBuffers(total);
+    const present: LayerKv[] = onnxCache.presentBuffers(total);
     const into: Record<string, HostTensor> = {};
     present.forEach((b, i) => {
       into[`present.${i}.key`] = { type: 'float32', data: b.key, dims: [1, hkv, total, d] };
       into[`present.${i}.value`] = { type: 'float32', data: b.value, dims: [1, hkv, total, d] };
     });
     const out = await this.model.run(feeds, undefined, into);
-    cache.adopt(present, s);
+    onnxCache.adopt(present, s);
     return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
   }
 
@@ -103,7 +132,8 @@ export class OnnxCausalLM implements CausalLM {
     const want = ['input_ids', 'position_ids', 'attention_mask'];
     for (let i = 0; i < this.config.numLayers; i++) want.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
     const missing = want.filter((n) => !this.model.inputNames.includes(n));
-    const outs = ['logits', ...Array.from({ length: this.config.numLayers }, (_, i) => `present.${i}.key`)];
+    const kvOut = this.kv === 'capacity' ? 'appended' : 'present';
+    const outs = ['logits', ...Array.from({ length: this.config.numLayers }, (_, i) => `${kvOut}.${i}.key`)];
     const missingOut = outs.filter((n) => !this.model.outputNames.includes(n));
     if (missing.length || missingOut.length) {
       throw new RagspecError(`${this.model.source} does not match its config (${this.config.numLayers} layers): missing ${[...missing, ...missingOut].join(', ')}`, {

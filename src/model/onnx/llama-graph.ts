@@ -7,6 +7,10 @@
  *             or int64 [B,P+S] of 1/0 (mask '2d', the Optimum / transformers.js convention),
  *           past_key_values.{i}.key|value float32 [B,Hkv,P,D]
  *   outputs logits float32 [B,S,V] (every position), present.{i}.key|value [B,Hkv,P+S,D]
+ * With `kv: 'capacity'` (what `ragspec convert` emits) the past is a buffer of C >= P rows that
+ * the graph only reads (mask [B,1,S,C+S], stale rows blocked) and the outputs are
+ * `appended.{i}.key|value` [B,Hkv,S,D]: no per-step copy of the whole cache. `OnnxCausalLM`
+ * hides the difference: callers still pass [S, P+S] masks.
  *
  * Grouped-query attention never repeats KV heads: Q is laid out [B,Hkv,G·S,D] so each KV
  * head serves its G query heads in one batched MatMul, and the mask is tiled G times once
@@ -30,6 +34,14 @@ export interface LlamaGraphOptions {
    * default true. false builds the same math from plain ai.onnx ops (for A/B and other runtimes).
    */
   fusedOps?: boolean;
+  /**
+   * KV cache I/O. 'concat' (the contract of ../shared/ARCHITECTURE.md, and what Optimum tools
+   * expect): `present.{i}.*` = past ++ new, [B,Hkv,P+S,D]. 'capacity': `past_key_values.{i}.*`
+   * is a buffer of C >= P rows (rows >= P blocked by the mask, which is [B,1,S,C+S]) that the
+   * graph only reads, and `appended.{i}.*` [B,Hkv,S,D] are this step's rows — no per-step copy
+   * of the whole cache. Default 'concat'.
+   */
+  kv?: 'concat' | 'capacity';
   /** MatMulNBits accuracy_level for int4 weights (default 0: fp32 compute, exact). */
   int4Accuracy?: Int4Accuracy;
   /** Called after each layer is written (done of total). */
@@ -61,8 +73,8 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const mask2d = opts.mask === '2d' ? g.input('attention_mask', 'int64', ['batch', 'total']) : null;
   const mask4d = opts.mask === '4d' ? g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']) : null;
   const past = layers.map((_, i) => ({
-    key: g.input(`past_key_values.${i}.key`, 'float32', ['batch', hkv, 'past', d]),
-    value: g.input(`past_key_values.${i}.value`, 'float32', ['batch', hkv, 'past', d]),
+    key: g.input(`past_key_values.${i}.key`, 'float32', ['batch', hkv, opts.kv === 'capacity' ? 'capacity' : 'past', d]),
+    value: g.input(`past_key_values.${i}.value`, 'float32', ['batch', hkv, opts.kv === 'capacity' ? 'capacity' : 'past', d]),
   }));
   const idsShape = g.op('Shape', [ids]); // [2] = (B, S)
   const shapeBSHD = (heads: number) => g.op('Concat', [idsShape, g.i64('dims', [heads, d])], { axis: 0 });
@@ -79,6 +91,13 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
 
   // 3. RoPE from position_ids. The 1/sqrt(D) attention scale is folded into the Q weights.
   const fused = opts.fusedOps ?? true;
+  const kvMode = opts.kv ?? 'concat';
+  if (kvMode === 'capacity' && opts.mask !== '4d') throw new Error('a capacity KV cache needs the 4D mask');
+  // [C, S] split of the probabilities over [past | new] (capacity mode).
+  const splitPastNew =
+    kvMode === 'capacity'
+      ? g.op('Concat', [g.op('Slice', [g.op('Shape', [past[0]!.key]), g.i64('starts', [2]), g.i64('ends', [3])]), g.op('Slice', [idsShape, g.i64('starts', [1]), g.i64('ends', [2])])], { axis: 0 })
+      : null;
   const acc = opts.int4Accuracy ?? 0;
   const rope = ropeTables(cfg);
   const qScale = 1 / Math.sqrt(d);
@@ -148,7 +167,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
 
   layers.forEach((l, i) => {
     const p = `blk.${l}`;
-    // 5. Attention: fused q|k|v projection, RoPE, concat with the past.
+    // 5. Attention: fused q|k|v projection, RoPE.
     const hn = norm(`${p}.attn_norm.weight`);
     const qkvParts: LinearPart[] = [
       { weight: `${p}.attn_q.weight`, bias: bias(l, 'q'), perm: qPerm, scale: qScale },
@@ -161,15 +180,30 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
     const kT = applyRope(toHeads(k!, shapeKV)); // [B,Hkv,S,D]
     const vT = toHeads(vv!, shapeKV);
-    const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
-    const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
-    g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
-    g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
-
-    // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (1/sqrt(D) is in the Q weights) + mask; softmax; · V.
+    let ctx: string; // [B,Hkv,G·S,D]
     const qG = g.op('Reshape', [qr, shapeGroupedQ]);
-    const scores = g.op('Add', [g.op('MatMul', [qG, g.op('Transpose', [presentK], { perm: [0, 1, 3, 2] })]), maskG]);
-    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]); // [B,Hkv,G·S,D]
+    const keysT = (t: string) => g.op('Transpose', [t], { perm: [0, 1, 3, 2] });
+    if (kvMode === 'concat') {
+      // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (1/sqrt(D) is in the Q weights) + mask; softmax; · V.
+      const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
+      const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
+      g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
+      g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
+      const scores = g.op('Add', [g.op('MatMul', [qG, keysT(presentK)]), maskG]);
+      ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]);
+    } else {
+      // 6'. Capacity cache: the past is read in place (C rows, unused ones masked) and never
+      // copied; only this step's keys/values leave the graph. Scores over [past | new].
+      g.op('Identity', [kT], {}, { out: `appended.${i}.key` });
+      g.op('Identity', [vT], {}, { out: `appended.${i}.value` });
+      g.output(`appended.${i}.key`, 'float32', ['batch', hkv, 'seq', d]);
+      g.output(`appended.${i}.value`, 'float32', ['batch', hkv, 'seq', d]);
+      const scoresPast = g.op('MatMul', [qG, keysT(past[i]!.key)]); // [B,Hkv,G·S,C]
+      const scoresNew = g.op('MatMul', [qG, keysT(kT)]); // [B,Hkv,G·S,S]
+      const scores = g.op('Add', [g.op('Concat', [scoresPast, scoresNew], { axis: -1 }), maskG]);
+      const [probsPast, probsNew] = g.opN('Split', [g.op('Softmax', [scores], { axis: -1 }), splitPastNew!], 2, { axis: -1 });
+      ctx = g.op('Add', [g.op('MatMul', [probsPast!, past[i]!.value]), g.op('MatMul', [probsNew!, vT])]);
+    }
     const ctxRows = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }), shapeRows(hq * d)]);
     const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`, acc);
     delta = attnOut;
