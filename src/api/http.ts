@@ -13,6 +13,7 @@ export function route(fn: (req: Request, res: Response) => Promise<unknown> | un
 /** An AbortSignal that fires when the client goes away before the response is finished. */
 export function disconnectSignal(res: Response): AbortSignal {
   const ctrl = new AbortController();
+  if (res.destroyed || res.req.socket?.destroyed) ctrl.abort();
   res.on('close', () => {
     if (!res.writableFinished) ctrl.abort();
   });

@@ -37,11 +37,11 @@ async function streamRun(
   service: QaService,
   prep: PreparedGeneration,
   res: Response,
+  signal: AbortSignal,
   h: StreamHandlers,
   log: Logger,
 ): Promise<void> {
   const sse = new SseWriter(res);
-  const signal = disconnectSignal(res);
   let started = false;
   try {
     const outcome = await service.run(prep, {
@@ -71,11 +71,12 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
   r.post(
     '/v1/answer',
     route(async (req, res) => {
+      // Watch for the client leaving from the start: retrieval may take a while.
+      const signal = disconnectSignal(res);
       const body = parseBody(schemas.Answer, req.body);
       const prep = await service.prepareAnswer(body);
       const mode = prep.request.mode;
       if (!body.stream) {
-        const signal = disconnectSignal(res);
         const out = await service.run(prep, { signal });
         res.json(answerBody(out.result, out.passages, mode, prep.id));
         return;
@@ -84,6 +85,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
         service,
         prep,
         res,
+        signal,
         {
           onStart: (sse) => sse.send({ type: 'start', id: prep.id, mode, passages: prep.passages.length }),
           onText: (sse, delta) => sse.send({ type: 'delta', text: delta }),
@@ -98,6 +100,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
   r.post(
     '/v1/chat/completions',
     route(async (req, res) => {
+      const signal = disconnectSignal(res);
       const body = parseBody(schemas.Chat, req.body);
       const prep = await service.prepareChat(body);
       const ids: ChatIds = {
@@ -107,7 +110,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
       };
       const mode = prep.request.mode;
       if (!body.stream) {
-        const out = await service.run(prep, { signal: disconnectSignal(res) });
+        const out = await service.run(prep, { signal });
         res.json(chatCompletion(ids, out.result, out.passages, mode));
         return;
       }
@@ -116,6 +119,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
         service,
         prep,
         res,
+        signal,
         {
           onStart: (sse) => sse.send(chatChunk(ids, { role: 'assistant', content: '' }, null, includeUsage)),
           onText: (sse, delta) => {
