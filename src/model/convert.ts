@@ -21,6 +21,13 @@ import { RagspecError } from '../util/errors.ts';
 
 export const MANIFEST = 'ragspec-model.json';
 
+/**
+ * Version of the graphs `buildLlamaGraph` emits. Bump it when a conversion made by an older
+ * builder should be redone (setup compares it); older graphs still load and run.
+ * 2: fused RotaryEmbedding/SkipSimplifiedLayerNormalization and the capacity KV cache.
+ */
+export const GRAPH_BUILDER_VERSION = 2;
+
 export interface VariantEntry {
   /** Graph file name inside the folder. */
   file: string;
@@ -29,6 +36,8 @@ export interface VariantEntry {
   layers: number[];
   /** Config of this graph (numLayers = layers.length). */
   config: LlamaConfig;
+  /** GRAPH_BUILDER_VERSION that wrote it (absent: version 1). */
+  builder?: number;
 }
 
 export interface ModelManifest {
@@ -92,7 +101,7 @@ export async function convertGguf(ggufPath: string, outDir: string, opts: Conver
   fs.renameSync(tmpGraph, graphPath);
 
   await writeTokenizerFiles(ggufPath, outDir);
-  const entry: VariantEntry = { file, weights: opts.weights, layers, config: built.config };
+  const entry: VariantEntry = { file, weights: opts.weights, layers, config: built.config, builder: GRAPH_BUILDER_VERSION };
   const manifest = readManifestIfSame(outDir, sha256) ?? {
     format: 1,
     source: { file: path.basename(ggufPath), sha256 },
@@ -102,7 +111,9 @@ export async function convertGguf(ggufPath: string, outDir: string, opts: Conver
   };
   manifest.tokenizer = 'tokenizer.json';
   manifest.variants[variant] = entry;
-  fs.writeFileSync(path.join(outDir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  const manifestPath = path.join(outDir, MANIFEST);
+  fs.writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(`${manifestPath}.tmp`, manifestPath);
   opts.onProgress?.('done', 1, 1);
   return { dir: outDir, variant, file: graphPath, entry, seconds: (performance.now() - t0) / 1000 };
 }
@@ -136,7 +147,18 @@ export async function fileSha256(file: string): Promise<string> {
 /** tokenizer.json + tokenizer_config.json (HF layout) from the GGUF's tokenizer metadata. */
 export async function writeTokenizerFiles(ggufPath: string, outDir: string): Promise<TextTokenizer> {
   const tok = await TextTokenizer.fromGguf(ggufPath);
-  fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.toJSON()));
-  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n');
+  writeAtomic(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.toJSON()));
+  writeAtomic(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n');
   return tok;
+}
+
+/** Write then rename, so readers never see a half-written file. */
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  fs.writeFileSync(`${file}.tmp`, data);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Whether a manifest entry was written by the current graph builder. */
+export function isCurrentVariant(entry: VariantEntry | undefined): boolean {
+  return !!entry && entry.builder === GRAPH_BUILDER_VERSION;
 }

@@ -42,8 +42,13 @@ export class GraphBuilder {
   private offset = 0;
   private readonly threshold: number;
 
+  private readonly dataPath: string | null;
+
   constructor(opts: GraphBuilderOptions = {}) {
-    this.fd = opts.externalData ? fs.openSync(opts.externalData, 'w') : null;
+    // Written under a temporary name and renamed by finish(): a process that has the old file
+    // open (onnxruntime may map it) keeps reading the old bytes.
+    this.dataPath = opts.externalData ?? null;
+    this.fd = opts.externalData ? fs.openSync(`${opts.externalData}.tmp`, 'w') : null;
     this.dataName = opts.externalData ? opts.externalData.split(/[\\/]/).pop()! : '';
     this.threshold = opts.externalThreshold ?? 1024;
   }
@@ -142,7 +147,10 @@ export class GraphBuilder {
 
   /** Encode the model; closes the external-data file. */
   finish(meta: { producer: string; docString?: string; opsets: Record<string, number> }): Uint8Array {
-    if (this.fd !== null) fs.closeSync(this.fd);
+    if (this.fd !== null) {
+      fs.closeSync(this.fd);
+      fs.renameSync(`${this.dataPath}.tmp`, this.dataPath!);
+    }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: meta.producer,
