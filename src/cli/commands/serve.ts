@@ -86,7 +86,13 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
   process.stderr.write(
     `ragspec: listening on ${srv.url} — loading the model and index (GET /readyz turns 200 when ready)\n`,
   );
-  await srv.ready;
+  try {
+    await srv.ready;
+  } catch (err) {
+    // Nothing to serve without a model and an index: stop listening and report the cause.
+    await srv.shutdown('runtime failed to load');
+    throw err;
+  }
   process.stderr.write(
     `ragspec: ready. Try:\n\n${curlExample(srv, config)}\n\n` +
       `OpenAI clients: baseURL ${srv.url}/v1, model "ragspec". Dashboard: ${srv.url}/analytics · metrics: ${srv.url}/metrics\n`,
