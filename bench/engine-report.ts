@@ -20,6 +20,9 @@ export interface ReportMeta {
   k: number;
   machine: string;
   costCurve?: readonly number[];
+  /** Markdown table from drafter-agreement.ts. */
+  subsets?: string;
+  drafter?: string;
 }
 
 const median = (xs: number[]): number => {
@@ -108,6 +111,15 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
     '',
     ...(meta.costCurve
       ? [`Target forward cost (ms) by tree size S, measured at start-up: ${[1, 2, 4, 8, 16, 32].filter((s) => s < meta.costCurve!.length).map((s) => `S=${s}: ${f(meta.costCurve![s]!, 0)}`).join(', ')}.`, '']
+      : []),
+    ...(meta.subsets
+      ? [
+          `Self-drafting model (mode \`model\`; drafter in this run: ${meta.drafter ?? 'none'}). A layer subset of the target GGUF, no training; ` +
+            'agreement = how often its greedy token equals the target’s on the target’s own answers (first 3 questions, teacher-forced):',
+          '',
+          meta.subsets,
+          '',
+        ]
       : []),
   ].join('\n');
   return { markdown, svg: chart(questions, modes.filter((m) => m !== 'ar')) };

@@ -21,6 +21,7 @@ import { openCorpus } from '../src/retrieval/index.ts';
 import type { ScoredPassage } from '../src/retrieval/types.ts';
 import { paths, repoRoot } from '../src/util/paths.ts';
 import { renderReport, type QuestionRun, type PeerRun } from './engine-report.ts';
+import { drafterAgreement, subsetsMarkdown, type SubsetResult } from './drafter-agreement.ts';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,13 +76,34 @@ async function main(): Promise<void> {
       .join(' | ');
     console.error(`[${qi + 1}/${items.length}] ${item.id} ${ar.tokens.length} tok: ${line}`);
   }
+
+  // Self-drafting layer subsets: agreement with the target on its own answers (3 questions).
+  let subsets: SubsetResult[] | null = null;
+  const gguf = path.join(modelDir, 'model.gguf');
+  if (!has('no-subsets') && fs.existsSync(gguf)) {
+    const seqs = [];
+    for (const [qi, item] of items.slice(0, 3).entries()) {
+      const passages = await corpus.search(item.question, { k });
+      const prompt = engine.promptTokens({ messages: answerMessages(item.question, passages) });
+      seqs.push({ ids: [...prompt, ...questions[qi]!.arTokens], from: prompt.length - 1 });
+    }
+    subsets = await drafterAgreement(gguf, modelDir, seqs);
+    console.error(subsetsMarkdown(subsets));
+  }
   await corpus.close();
 
   let peer: PeerRun | null = null;
   if (!has('no-peer')) peer = await runPeer(engine, modelDir, items, k, maxTokens, questions);
   await engine.dispose();
 
-  const report = renderReport(questions, runModes, peer, { maxTokens, k, machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, costCurve: engine.costCurve?.ms });
+  const report = renderReport(questions, runModes, peer, {
+    maxTokens,
+    k,
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    costCurve: engine.costCurve?.ms,
+    subsets: subsets ? subsetsMarkdown(subsets) : undefined,
+    drafter: engine.drafter?.name,
+  });
   console.log(report.markdown);
   if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer }, null, 1));
   if (!has('no-write')) {
