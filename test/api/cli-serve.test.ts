@@ -3,7 +3,8 @@
  * serving and prints a curl example; SIGTERM refuses new work with 503, lets the in-flight
  * stream finish, and the process exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,5 +96,21 @@ describe('ragspec start', () => {
     expect(done.status).toBe(200);
     expect(parseStrictSse(done.body).done).toBe(true);
     expect(await exited).toBe(0);
+  });
+});
+
+describe('ragspec serve with a bad config', () => {
+  it('refuses an unknown key with one line naming the file and the key, exit 1', () => {
+    const file = path.join(tmpDataDir('badcfg'), 'ragspec.json');
+    fs.writeFileSync(file, JSON.stringify({ server: { prot: 8080 } }));
+    const r = spawnSync(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'ragspec.js'), 'serve', '--config', file],
+      { cwd: repoRoot, env: cleanEnv(), encoding: 'utf8' },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `ragspec: error: ${file}: unknown key server.prot — fix or remove that key (\`ragspec serve --help\` lists the settings)`,
+    ]);
   });
 });
