@@ -13,6 +13,7 @@ import type { OnnxCausalLM } from '../../src/model/onnx/causal-lm.ts';
 import { renderChat, type TextTokenizer } from '../../src/model/tokenizer/index.ts';
 import type { CausalLM } from '../../src/model/types.ts';
 import { targetGguf } from '../helpers/assets.ts';
+import { propertyChecks } from './onnx/properties.ts';
 
 const argmax = (row: Float32Array) => {
   let best = 0;
@@ -106,6 +107,12 @@ describe('real model: SmolLM2-135M-Instruct', () => {
     expect(Math.abs(fp32 - int4) / fp32).toBeLessThan(0.01);
     console.log(`perplexity over ${ids.length} tokens: fp32 ${fp32.toFixed(3)}, int4 ${int4.toFixed(3)}`);
   });
+
+  for (const weights of ['fp32', 'int4'] as const) {
+    it(`${weights}: incremental = full forward, tree = branches, keep = chosen branch (max |Δlogit| ≤ 1e-3)`, async () => {
+      await propertyChecks(lms[weights]);
+    });
+  }
 
   it('fp32 and int4 agree on a 32-token greedy continuation', async () => {
     const prompt = tok.encode('npm is the package manager for');
