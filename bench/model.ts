@@ -107,7 +107,13 @@ async function benchVariant(lm: OnnxCausalLM, variant: string, ids: number[]): P
     curve.push({ s, ms: median(times) });
   }
   const decodeMs = median(steps);
-  return { variant, prefillTokS: (PREFILL / median(prefill)) * 1000, decodeTokS: 1000 / decodeMs, decodeMs, curve };
+  return {
+    variant,
+    prefillTokS: (PREFILL / median(prefill)) * 1000,
+    decodeTokS: 1000 / decodeMs,
+    decodeMs,
+    curve,
+  };
 }
 
 function cpuModel(): string {
@@ -128,13 +134,19 @@ function markdown(results: VariantResult[], rssMb: number): string {
     '',
     '| variant | prefill tok/s (S=128) | decode tok/s (P=128) | decode ms/step |',
     '| --- | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.variant} | ${r.prefillTokS.toFixed(0)} | ${r.decodeTokS.toFixed(1)} | ${r.decodeMs.toFixed(1)} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.variant} | ${r.prefillTokS.toFixed(0)} | ${r.decodeTokS.toFixed(1)} | ${r.decodeMs.toFixed(1)} |`,
+    ),
     '',
     `One forward of S new tokens over a ${PAST}-token past (ms, and × the S = 1 step) — the cost curve the draft budget uses:`,
     '',
     `| S | ${results.map((r) => `${r.variant} ms | ${r.variant} ×S=1`).join(' | ')} |`,
     `| ---: | ${results.map(() => '---: | ---:').join(' | ')} |`,
-    ...SIZES.map((s, i) => `| ${s} | ${results.map((r) => `${r.curve[i]!.ms.toFixed(1)} | ${(r.curve[i]!.ms / r.curve[0]!.ms).toFixed(2)}`).join(' | ')} |`),
+    ...SIZES.map(
+      (s, i) =>
+        `| ${s} | ${results.map((r) => `${r.curve[i]!.ms.toFixed(1)} | ${(r.curve[i]!.ms / r.curve[0]!.ms).toFixed(2)}`).join(' | ')} |`,
+    ),
     '',
     `Peak RSS: ${rssMb.toFixed(0)} MB (both variants loaded one after the other).`,
   ];

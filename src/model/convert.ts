@@ -67,21 +67,32 @@ export interface ConvertResult {
   seconds: number;
 }
 
-export async function convertGguf(ggufPath: string, outDir: string, opts: ConvertOptions): Promise<ConvertResult> {
+export async function convertGguf(
+  ggufPath: string,
+  outDir: string,
+  opts: ConvertOptions,
+): Promise<ConvertResult> {
   const t0 = performance.now();
   const src = await loadWeights(ggufPath);
   const layers = opts.layers ?? Array.from({ length: src.config.numLayers }, (_, i) => i);
   for (const l of layers) {
     if (!Number.isInteger(l) || l < 0 || l >= src.config.numLayers) {
-      throw new RagspecError(`layer ${l} does not exist: ${path.basename(ggufPath)} has layers 0..${src.config.numLayers - 1}`, {
-        code: 'bad_layers',
-        status: 400,
-      });
+      throw new RagspecError(
+        `layer ${l} does not exist: ${path.basename(ggufPath)} has layers 0..${src.config.numLayers - 1}`,
+        {
+          code: 'bad_layers',
+          status: 400,
+        },
+      );
     }
   }
   const full = !opts.layers || (layers.length === src.config.numLayers && layers.every((l, i) => l === i));
   const variant = opts.name ?? (full ? opts.weights : `draft-${opts.weights}`);
-  if (!/^[A-Za-z0-9._-]+$/.test(variant)) throw new RagspecError(`variant name "${variant}" may only use letters, digits, . _ -`, { code: 'bad_name', status: 400 });
+  if (!/^[A-Za-z0-9._-]+$/.test(variant))
+    throw new RagspecError(`variant name "${variant}" may only use letters, digits, . _ -`, {
+      code: 'bad_name',
+      status: 400,
+    });
   fs.mkdirSync(outDir, { recursive: true });
 
   opts.onProgress?.('checksum', 0, 1);
@@ -101,7 +112,13 @@ export async function convertGguf(ggufPath: string, outDir: string, opts: Conver
   fs.renameSync(tmpGraph, graphPath);
 
   await writeTokenizerFiles(ggufPath, outDir);
-  const entry: VariantEntry = { file, weights: opts.weights, layers, config: built.config, builder: GRAPH_BUILDER_VERSION };
+  const entry: VariantEntry = {
+    file,
+    weights: opts.weights,
+    layers,
+    config: built.config,
+    builder: GRAPH_BUILDER_VERSION,
+  };
   const manifest = readManifestIfSame(outDir, sha256) ?? {
     format: 1,
     source: { file: path.basename(ggufPath), sha256 },
@@ -125,7 +142,10 @@ export function readManifest(dir: string): ModelManifest | null {
   try {
     return JSON.parse(fs.readFileSync(p, 'utf8')) as ModelManifest;
   } catch {
-    throw new RagspecError(`${p} is not valid JSON`, { code: 'bad_file', hint: 're-run `npx ragspec convert` (or `npx ragspec setup`)' });
+    throw new RagspecError(`${p} is not valid JSON`, {
+      code: 'bad_file',
+      hint: 're-run `npx ragspec convert` (or `npx ragspec setup`)',
+    });
   }
 }
 
@@ -148,7 +168,10 @@ export async function fileSha256(file: string): Promise<string> {
 export async function writeTokenizerFiles(ggufPath: string, outDir: string): Promise<TextTokenizer> {
   const tok = await TextTokenizer.fromGguf(ggufPath);
   writeAtomic(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.toJSON()));
-  writeAtomic(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n');
+  writeAtomic(
+    path.join(outDir, 'tokenizer_config.json'),
+    JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n',
+  );
   return tok;
 }
 

@@ -28,14 +28,21 @@ const DEFAULT_ORDER = ['int4', 'fp32'];
 export function defaultVariant(m: ModelManifest): string {
   const names = Object.keys(m.variants);
   const pick = DEFAULT_ORDER.find((v) => names.includes(v)) ?? names[0];
-  if (!pick) throw new RagspecError('the model folder lists no converted variants', { code: 'bad_model', hint: 'run `npx ragspec convert`' });
+  if (!pick)
+    throw new RagspecError('the model folder lists no converted variants', {
+      code: 'bad_model',
+      hint: 'run `npx ragspec convert`',
+    });
   return pick;
 }
 
 export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): Promise<OnnxCausalLM> {
   const session = { providers: [opts.device ?? 'cpu'], intraOpThreads: opts.threads };
   if (!fs.existsSync(dirOrFile)) {
-    throw new MissingAssetError(`model ${dirOrFile}`, 'run `npx ragspec setup`, or `npx ragspec convert <file.gguf> --out <dir>`');
+    throw new MissingAssetError(
+      `model ${dirOrFile}`,
+      'run `npx ragspec setup`, or `npx ragspec convert <file.gguf> --out <dir>`',
+    );
   }
   const isDir = fs.statSync(dirOrFile).isDirectory();
   const dir = isDir ? dirOrFile : path.dirname(dirOrFile);
@@ -43,14 +50,18 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
   const manifest = readManifest(dir);
   if (manifest) {
     let name = opts.variant;
-    if (!isDir && !name) name = Object.entries(manifest.variants).find(([, v]) => v.file === path.basename(dirOrFile))?.[0];
+    if (!isDir && !name)
+      name = Object.entries(manifest.variants).find(([, v]) => v.file === path.basename(dirOrFile))?.[0];
     name ??= defaultVariant(manifest);
     const entry = manifest.variants[name];
     if (!entry) {
-      throw new RagspecError(`${dir} has no variant "${name}" (has ${Object.keys(manifest.variants).join(', ')})`, {
-        code: 'missing_variant',
-        hint: `run \`npx ragspec convert <gguf> --out ${dir}\` with the options for it`,
-      });
+      throw new RagspecError(
+        `${dir} has no variant "${name}" (has ${Object.keys(manifest.variants).join(', ')})`,
+        {
+          code: 'missing_variant',
+          hint: `run \`npx ragspec convert <gguf> --out ${dir}\` with the options for it`,
+        },
+      );
     }
     return OnnxCausalLM.load(path.join(dir, entry.file), entry.config, { ...session, mask: '4d' });
   }
@@ -58,7 +69,8 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
   const optimumDir = fs.existsSync(path.join(dir, 'config.json')) ? dir : path.dirname(dir);
   if (fs.existsSync(path.join(optimumDir, 'config.json'))) {
     const graph = isDir ? path.join(optimumDir, 'onnx', 'model.onnx') : dirOrFile;
-    if (!fs.existsSync(graph)) throw new MissingAssetError(graph, 'an Optimum export keeps its graph at onnx/model.onnx');
+    if (!fs.existsSync(graph))
+      throw new MissingAssetError(graph, 'an Optimum export keeps its graph at onnx/model.onnx');
     return OnnxCausalLM.load(graph, optimumConfig(optimumDir), { ...session, mask: '2d' });
   }
   if (dirOrFile.endsWith('.gguf') || fs.existsSync(path.join(dir, 'model.gguf'))) {
@@ -75,10 +87,14 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
 
 /** The tokenizer of a model folder (tokenizer.json + tokenizer_config.json). */
 export function loadModelTokenizer(dirOrFile: string): TextTokenizer {
-  const dir = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
+  const dir =
+    fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? dirOrFile : path.dirname(dirOrFile);
   for (const d of [dir, path.dirname(dir)]) {
     const p = path.join(d, 'tokenizer.json');
     if (fs.existsSync(p)) return TextTokenizer.fromFile(p);
   }
-  throw new MissingAssetError(`tokenizer.json beside ${dirOrFile}`, 'run `npx ragspec setup` or `npx ragspec convert`');
+  throw new MissingAssetError(
+    `tokenizer.json beside ${dirOrFile}`,
+    'run `npx ragspec setup` or `npx ragspec convert`',
+  );
 }

@@ -21,12 +21,22 @@ const argmax = (row: Float32Array) => {
   return best;
 };
 
-async function greedy(lm: CausalLM, prompt: number[], maxNew: number, stop: readonly number[] = []): Promise<number[]> {
+async function greedy(
+  lm: CausalLM,
+  prompt: number[],
+  maxNew: number,
+  stop: readonly number[] = [],
+): Promise<number[]> {
   const cache = lm.newCache();
   const out: number[] = [];
   let ids = prompt;
   for (let k = 0; k < maxNew; k++) {
-    const r = await lm.forward(ids, ids.map((_, i) => cache.length + i), null, cache);
+    const r = await lm.forward(
+      ids,
+      ids.map((_, i) => cache.length + i),
+      null,
+      cache,
+    );
     const next = argmax(r.data.subarray((r.rows - 1) * r.vocabSize, r.rows * r.vocabSize));
     if (stop.includes(next)) break;
     out.push(next);
@@ -37,7 +47,12 @@ async function greedy(lm: CausalLM, prompt: number[], maxNew: number, stop: read
 
 /** Perplexity of `ids` under one causal forward: exp(mean NLL of ids[1..] given the prefix). */
 async function perplexity(lm: CausalLM, ids: number[]): Promise<number> {
-  const r = await lm.forward(ids, ids.map((_, i) => i), null, lm.newCache());
+  const r = await lm.forward(
+    ids,
+    ids.map((_, i) => i),
+    null,
+    lm.newCache(),
+  );
   let nll = 0;
   for (let i = 0; i + 1 < ids.length; i++) {
     const row = r.data.subarray(i * r.vocabSize, (i + 1) * r.vocabSize);
@@ -56,7 +71,10 @@ function npmDocsParagraph(): string {
   const md = fs.readFileSync(path.join(root, 'npm', 'docs', 'content', 'commands', 'npm-install.md'), 'utf8');
   const start = md.indexOf('### Description');
   expect(start).toBeGreaterThan(0);
-  return md.slice(start + '### Description'.length).trim().slice(0, 900);
+  return md
+    .slice(start + '### Description'.length)
+    .trim()
+    .slice(0, 900);
 }
 
 describe('real model: SmolLM2-135M-Instruct', () => {

@@ -20,31 +20,60 @@ interface ConvertFlags {
 /** "0,1,2" or "0-5" or "0-3,8,10-11" → [0, 1, ...] */
 export function parseLayers(spec: string): number[] {
   const out: number[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new RagspecError(`--layers: "${part}" is not a layer index or range`, { code: 'bad_flag', hint: 'write e.g. --layers 0,1,2 or --layers 0-5', status: 400 });
+    if (!m)
+      throw new RagspecError(`--layers: "${part}" is not a layer index or range`, {
+        code: 'bad_flag',
+        hint: 'write e.g. --layers 0,1,2 or --layers 0-5',
+        status: 400,
+      });
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new RagspecError(`--layers: range ${part} runs backwards`, { code: 'bad_flag', status: 400 });
+    if (b < a)
+      throw new RagspecError(`--layers: range ${part} runs backwards`, { code: 'bad_flag', status: 400 });
     for (let i = a; i <= b; i++) out.push(i);
   }
-  if (!out.length) throw new RagspecError('--layers is empty', { code: 'bad_flag', hint: 'write e.g. --layers 0-5', status: 400 });
+  if (!out.length)
+    throw new RagspecError('--layers is empty', {
+      code: 'bad_flag',
+      hint: 'write e.g. --layers 0-5',
+      status: 400,
+    });
   return [...new Set(out)].sort((x, y) => x - y);
 }
 
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('Convert a Llama-family GGUF (Llama, SmolLM, TinyLlama, Qwen2) to an ONNX model folder ragspec can run.')
+    .description(
+      'Convert a Llama-family GGUF (Llama, SmolLM, TinyLlama, Qwen2) to an ONNX model folder ragspec can run.',
+    )
     .argument('<gguf>', 'the GGUF model file')
     .option('--out <dir>', 'output folder (default: beside the GGUF)')
     .option('--layers <list>', 'keep only these layers, e.g. 0,1,2 or 0-5 (a self-drafting model)')
-    .option('--weights <fp32|int4>', 'fp32, or int4 (MatMulNBits from Q4_0/Q4_1 blocks; other tensors stay fp32)', 'int4')
-    .option('--name <variant>', 'variant name in the folder (default fp32/int4, draft-<weights> with --layers)')
-    .option('--export-optimum <dir>', 'also write an Optimum/transformers.js folder (2D attention mask, chains only)')
+    .option(
+      '--weights <fp32|int4>',
+      'fp32, or int4 (MatMulNBits from Q4_0/Q4_1 blocks; other tensors stay fp32)',
+      'int4',
+    )
+    .option(
+      '--name <variant>',
+      'variant name in the folder (default fp32/int4, draft-<weights> with --layers)',
+    )
+    .option(
+      '--export-optimum <dir>',
+      'also write an Optimum/transformers.js folder (2D attention mask, chains only)',
+    )
     .action(async (gguf: string, o: ConvertFlags) => {
       if (o.weights !== 'fp32' && o.weights !== 'int4') {
-        throw new RagspecError(`--weights must be fp32 or int4, not ${o.weights}`, { code: 'bad_flag', status: 400 });
+        throw new RagspecError(`--weights must be fp32 or int4, not ${o.weights}`, {
+          code: 'bad_flag',
+          status: 400,
+        });
       }
       const weights = o.weights;
       const layers = o.layers ? parseLayers(o.layers) : undefined;
@@ -63,7 +92,9 @@ export function register(program: Command): void {
       });
       (bar as Progress | null)?.stop();
       const e = res.entry;
-      console.log(`wrote ${res.file} (variant ${res.variant}: ${e.config.numLayers} layers, ${weights}) in ${res.seconds.toFixed(1)} s`);
+      console.log(
+        `wrote ${res.file} (variant ${res.variant}: ${e.config.numLayers} layers, ${weights}) in ${res.seconds.toFixed(1)} s`,
+      );
       if (o.exportOptimum) {
         const graph = await exportOptimum(gguf, path.resolve(o.exportOptimum), { weights, layers });
         console.log(`wrote Optimum/transformers.js export ${graph}`);

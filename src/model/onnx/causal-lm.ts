@@ -6,7 +6,15 @@
  *   causality itself, so only ordinary causal chains can be run (`treeMask: false`).
  */
 import { RagspecError } from '../../util/errors.ts';
-import { MASK_BLOCKED, causalMask, type CausalLM, type CausalLMCapabilities, type KvCache, type LlamaConfig, type Logits } from '../types.ts';
+import {
+  MASK_BLOCKED,
+  causalMask,
+  type CausalLM,
+  type CausalLMCapabilities,
+  type KvCache,
+  type LlamaConfig,
+  type Logits,
+} from '../types.ts';
 import { CapacityKvCache } from './kv-capacity.ts';
 import { OnnxKvCache, type LayerKv } from './kv-cache.ts';
 import { OrtModel, type HostTensor, type SessionOptions } from './session.ts';
@@ -35,7 +43,11 @@ export class OnnxCausalLM implements CausalLM {
   }
 
   /** Load a graph file (external data resolves beside it) or bytes. */
-  static async load(model: string | Uint8Array, config: LlamaConfig, opts: OnnxCausalLMOptions = {}): Promise<OnnxCausalLM> {
+  static async load(
+    model: string | Uint8Array,
+    config: LlamaConfig,
+    opts: OnnxCausalLMOptions = {},
+  ): Promise<OnnxCausalLM> {
     const ort = await OrtModel.load(model, opts);
     const lm = new OnnxCausalLM(ort, config, opts.mask ?? '4d');
     lm.checkGraph();
@@ -49,30 +61,50 @@ export class OnnxCausalLM implements CausalLM {
 
   newCache(): OnnxKvCache | CapacityKvCache {
     const { numLayers, numKvHeads, headDim } = this.config;
-    return this.kv === 'capacity' ? new CapacityKvCache(numLayers, numKvHeads, headDim) : new OnnxKvCache(numLayers, numKvHeads, headDim);
+    return this.kv === 'capacity'
+      ? new CapacityKvCache(numLayers, numKvHeads, headDim)
+      : new OnnxKvCache(numLayers, numKvHeads, headDim);
   }
 
-  async forward(tokens: readonly number[], positions: readonly number[], mask: Float32Array | null, cache: KvCache): Promise<Logits> {
+  async forward(
+    tokens: readonly number[],
+    positions: readonly number[],
+    mask: Float32Array | null,
+    cache: KvCache,
+  ): Promise<Logits> {
     const kind = this.kv === 'capacity' ? CapacityKvCache : OnnxKvCache;
     if (!(cache instanceof kind) || cache.numLayers !== this.config.numLayers) {
-      throw new RagspecError('forward: the KV cache was not made by this model (use model.newCache())', { code: 'bad_cache' });
+      throw new RagspecError('forward: the KV cache was not made by this model (use model.newCache())', {
+        code: 'bad_cache',
+      });
     }
     const s = tokens.length;
     const p = cache.length;
     const total = p + s;
     const { vocabSize: v, numKvHeads: hkv, headDim: d } = this.config;
     if (s === 0) throw new RagspecError('forward: no tokens', { code: 'bad_forward' });
-    if (positions.length !== s) throw new RagspecError(`forward: ${s} tokens but ${positions.length} positions`, { code: 'bad_forward' });
+    if (positions.length !== s)
+      throw new RagspecError(`forward: ${s} tokens but ${positions.length} positions`, {
+        code: 'bad_forward',
+      });
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= v) throw new RagspecError(`forward: token id ${t} is outside the vocabulary 0..${v - 1}`, { code: 'bad_forward' });
+      if (!Number.isInteger(t) || t < 0 || t >= v)
+        throw new RagspecError(`forward: token id ${t} is outside the vocabulary 0..${v - 1}`, {
+          code: 'bad_forward',
+        });
     }
     for (const q of positions) {
       if (!Number.isInteger(q) || q < 0 || q >= this.config.contextLength) {
-        throw new RagspecError(`forward: position ${q} is outside the context 0..${this.config.contextLength - 1}`, { code: 'bad_forward' });
+        throw new RagspecError(
+          `forward: position ${q} is outside the context 0..${this.config.contextLength - 1}`,
+          { code: 'bad_forward' },
+        );
       }
     }
     if (mask && mask.length !== s * total) {
-      throw new RagspecError(`forward: mask has ${mask.length} values, expected S×(P+S) = ${s}×${total}`, { code: 'bad_forward' });
+      throw new RagspecError(`forward: mask has ${mask.length} values, expected S×(P+S) = ${s}×${total}`, {
+        code: 'bad_forward',
+      });
     }
     const feeds: Record<string, HostTensor> = {
       input_ids: { type: 'int64', data: BigInt64Array.from(tokens, BigInt), dims: [1, s] },
@@ -82,7 +114,11 @@ export class OnnxCausalLM implements CausalLM {
       // Capacity cache: feed the whole buffer (stale rows masked), get back only S new rows.
       cache.prepare();
       const c = cache.capacity;
-      feeds.attention_mask = { type: 'float32', data: cache.widenMask(mask ?? causalMask(p, s), s, MASK_BLOCKED), dims: [1, 1, s, c + s] };
+      feeds.attention_mask = {
+        type: 'float32',
+        data: cache.widenMask(mask ?? causalMask(p, s), s, MASK_BLOCKED),
+        dims: [1, 1, s, c + s],
+      };
       cache.layers.forEach((l, i) => {
         feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, c, d] };
         feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, c, d] };
@@ -90,7 +126,10 @@ export class OnnxCausalLM implements CausalLM {
       const out = await this.model.run(feeds);
       const rows: LayerKv[] = [];
       for (let i = 0; i < this.config.numLayers; i++) {
-        rows.push({ key: out[`appended.${i}.key`]!.data as Float32Array, value: out[`appended.${i}.value`]!.data as Float32Array });
+        rows.push({
+          key: out[`appended.${i}.key`]!.data as Float32Array,
+          value: out[`appended.${i}.value`]!.data as Float32Array,
+        });
       }
       cache.append(rows, s);
       return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
@@ -102,7 +141,10 @@ export class OnnxCausalLM implements CausalLM {
       if (mask && !isCausal(mask, p, s)) {
         throw new RagspecError(
           `${this.model.source} only runs causal chains (2D attention_mask, Optimum export); this forward needs a tree mask`,
-          { code: 'tree_mask_unsupported', hint: 'use a model converted by `ragspec convert`, or verify one chain of drafts at a time' },
+          {
+            code: 'tree_mask_unsupported',
+            hint: 'use a model converted by `ragspec convert`, or verify one chain of drafts at a time',
+          },
         );
       }
       feeds.attention_mask = { type: 'int64', data: new BigInt64Array(total).fill(1n), dims: [1, total] };
@@ -130,16 +172,20 @@ export class OnnxCausalLM implements CausalLM {
   /** The graph's names must match the config, or every forward would fail obscurely. */
   private checkGraph(): void {
     const want = ['input_ids', 'position_ids', 'attention_mask'];
-    for (let i = 0; i < this.config.numLayers; i++) want.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+    for (let i = 0; i < this.config.numLayers; i++)
+      want.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
     const missing = want.filter((n) => !this.model.inputNames.includes(n));
     const kvOut = this.kv === 'capacity' ? 'appended' : 'present';
     const outs = ['logits', ...Array.from({ length: this.config.numLayers }, (_, i) => `${kvOut}.${i}.key`)];
     const missingOut = outs.filter((n) => !this.model.outputNames.includes(n));
     if (missing.length || missingOut.length) {
-      throw new RagspecError(`${this.model.source} does not match its config (${this.config.numLayers} layers): missing ${[...missing, ...missingOut].join(', ')}`, {
-        code: 'bad_model',
-        hint: 're-run `npx ragspec convert` (or `npx ragspec setup`)',
-      });
+      throw new RagspecError(
+        `${this.model.source} does not match its config (${this.config.numLayers} layers): missing ${[...missing, ...missingOut].join(', ')}`,
+        {
+          code: 'bad_model',
+          hint: 're-run `npx ragspec convert` (or `npx ragspec setup`)',
+        },
+      );
     }
   }
 }

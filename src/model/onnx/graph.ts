@@ -70,7 +70,12 @@ export class GraphBuilder {
   }
 
   /** Add an initializer; returns its name. */
-  init(stem: string, type: ElemType, dims: number[], data: Float32Array | Uint8Array | BigInt64Array): string {
+  init(
+    stem: string,
+    type: ElemType,
+    dims: number[],
+    data: Float32Array | Uint8Array | BigInt64Array,
+  ): string {
     const name = this.name(stem);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const t: ITensorProto = { name, dataType: ELEM[type], dims };
@@ -113,7 +118,12 @@ export class GraphBuilder {
   }
 
   /** Add a node with one output; returns the output name. */
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { domain?: string; out?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: { domain?: string; out?: string } = {},
+  ): string {
     return this.opN(opType, inputs, 1, attrs, opts)[0]!;
   }
 
@@ -126,7 +136,12 @@ export class GraphBuilder {
     opts: { domain?: string; out?: string } = {},
   ): string[] {
     const stem = opts.out ?? opType.toLowerCase();
-    const outs = typeof n === 'number' ? Array.from({ length: n }, (_, i) => (i === 0 && opts.out ? this.exact(opts.out) : this.name(`${stem}_o`))) : n;
+    const outs =
+      typeof n === 'number'
+        ? Array.from({ length: n }, (_, i) =>
+            i === 0 && opts.out ? this.exact(opts.out) : this.name(`${stem}_o`),
+          )
+        : n;
     this.nodes.push({
       opType,
       domain: opts.domain ?? '',
@@ -156,7 +171,13 @@ export class GraphBuilder {
       producerName: meta.producer,
       docString: meta.docString ?? '',
       opsetImport: Object.entries(meta.opsets).map(([domain, version]) => ({ domain, version })),
-      graph: { name: 'main', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
+      graph: {
+        name: 'main',
+        node: this.nodes,
+        initializer: this.inits,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
     return onnx.ModelProto.encode(model).finish();
   }

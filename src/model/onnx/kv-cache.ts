@@ -29,7 +29,10 @@ export class OnnxKvCache implements KvCache {
     readonly numKvHeads: number,
     readonly headDim: number,
   ) {
-    this.layerKv = Array.from({ length: numLayers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
+    this.layerKv = Array.from({ length: numLayers }, () => ({
+      key: new Float32Array(0),
+      value: new Float32Array(0),
+    }));
   }
 
   get length(): number {
@@ -64,11 +67,13 @@ export class OnnxKvCache implements KvCache {
 
   /** Adopt the `present` tensors of a forward that appended `s` positions. */
   adopt(present: LayerKv[], s: number): void {
-    if (present.length !== this.numLayers) throw new Error(`KV cache: expected ${this.numLayers} layers, got ${present.length}`);
+    if (present.length !== this.numLayers)
+      throw new Error(`KV cache: expected ${this.numLayers} layers, got ${present.length}`);
     const total = this.len + s;
     const per = this.numKvHeads * total * this.headDim;
     for (const p of present) {
-      if (p.key.length !== per || p.value.length !== per) throw new Error(`KV cache: present tensor has ${p.key.length} values, expected ${per}`);
+      if (p.key.length !== per || p.value.length !== per)
+        throw new Error(`KV cache: present tensor has ${p.key.length} values, expected ${per}`);
     }
     // The replaced arrays become the spare buffers when they were ours (views of a spare).
     const old = this.layerKv;
@@ -98,7 +103,9 @@ export class OnnxKvCache implements KvCache {
     let prev = -1;
     for (const i of indices) {
       if (!Number.isInteger(i) || i <= prev || i >= this.appended) {
-        throw new RangeError(`KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`);
+        throw new RangeError(
+          `KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`,
+        );
       }
       prev = i;
     }
@@ -142,6 +149,9 @@ export class OnnxKvCache implements KvCache {
         }
       }
     }
-    this.layerKv = this.layerKv.map((l) => ({ key: l.key.subarray(0, size), value: l.value.subarray(0, size) }));
+    this.layerKv = this.layerKv.map((l) => ({
+      key: l.key.subarray(0, size),
+      value: l.value.subarray(0, size),
+    }));
   }
 }

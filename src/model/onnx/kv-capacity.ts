@@ -28,7 +28,10 @@ export class CapacityKvCache implements KvCache {
     readonly headDim: number,
   ) {
     // Allocated by the first reserve(), so making a cache is free.
-    this.buf = Array.from({ length: numLayers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
+    this.buf = Array.from({ length: numLayers }, () => ({
+      key: new Float32Array(0),
+      value: new Float32Array(0),
+    }));
   }
 
   get length(): number {
@@ -65,7 +68,8 @@ export class CapacityKvCache implements KvCache {
     this.buf = this.buf.map((l) => {
       const grow = (old: Float32Array) => {
         const out = new Float32Array(hkv * cap * d);
-        for (let h = 0; h < hkv; h++) out.set(old.subarray(h * this.cap * d, (h * this.cap + this.len) * d), h * cap * d);
+        for (let h = 0; h < hkv; h++)
+          out.set(old.subarray(h * this.cap * d, (h * this.cap + this.len) * d), h * cap * d);
         return out;
       };
       return { key: grow(l.key), value: grow(l.value) };
@@ -75,7 +79,8 @@ export class CapacityKvCache implements KvCache {
 
   /** Write a forward's `appended.{i}.*` tensors ([Hkv, S, D] per layer) after the P cached rows. */
   append(rows: LayerKv[], s: number): void {
-    if (rows.length !== this.numLayers) throw new Error(`KV cache: expected ${this.numLayers} layers, got ${rows.length}`);
+    if (rows.length !== this.numLayers)
+      throw new Error(`KV cache: expected ${this.numLayers} layers, got ${rows.length}`);
     this.grow(this.len + s);
     const { numKvHeads: hkv, headDim: d } = this;
     rows.forEach((r, i) => {
@@ -103,7 +108,9 @@ export class CapacityKvCache implements KvCache {
     let prev = -1;
     for (const i of indices) {
       if (!Number.isInteger(i) || i <= prev || i >= this.appended) {
-        throw new RangeError(`KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`);
+        throw new RangeError(
+          `KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`,
+        );
       }
       prev = i;
     }

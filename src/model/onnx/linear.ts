@@ -45,7 +45,8 @@ export function linear(
   const k = shapes[0]![0]!;
   const n = shapes.reduce((s, ne) => s + ne[1]!, 0);
   for (const ne of shapes) if (ne[0] !== k) throw new Error(`${stem}: fused weights disagree on input size`);
-  const q4 = format === 'int4' && k % QBLOCK === 0 && raws.every((r) => r.type === 'Q4_0' || r.type === 'Q4_1');
+  const q4 =
+    format === 'int4' && k % QBLOCK === 0 && raws.every((r) => r.type === 'Q4_0' || r.type === 'Q4_1');
   const bias = parts.some((p) => p.bias) ? concatBias(src, parts) : null;
   if (!q4) {
     const w = g.init(`${stem}.weight`, 'float32', [n, k], concatRows(src, parts, k));
@@ -61,8 +62,17 @@ export function linear(
   const nb = k / QBLOCK;
   const b = g.init(`${stem}.qweight`, 'uint8', [n, nb, QBLOCK / 2], packed);
   const s = g.init(`${stem}.scales`, 'float32', [n, nb], scales);
-  const y = g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: accuracy }, { domain: 'com.microsoft', out: stem });
-  const blockSums = g.op('ReduceSum', [g.op('Reshape', [x, g.i64('dims', [-1, nb, QBLOCK])]), g.i64('axes', [2])], { keepdims: 0 }); // [M, K/32]
+  const y = g.op(
+    'MatMulNBits',
+    [x, b, s],
+    { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: accuracy },
+    { domain: 'com.microsoft', out: stem },
+  );
+  const blockSums = g.op(
+    'ReduceSum',
+    [g.op('Reshape', [x, g.i64('dims', [-1, nb, QBLOCK])]), g.i64('axes', [2])],
+    { keepdims: 0 },
+  ); // [M, K/32]
   const corr = g.op('MatMul', [blockSums, g.init(`${stem}.offsets`, 'float32', [nb, n], offsets)]); // [M, N]
   const yc = g.op('Add', [y, corr]);
   return bias ? g.op('Add', [yc, g.f32(`${stem}.bias`, bias)]) : yc;

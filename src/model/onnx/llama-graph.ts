@@ -19,7 +19,13 @@
 import type { LlamaConfig } from '../types.ts';
 import type { WeightSource } from '../weights.ts';
 import { GraphBuilder } from './graph.ts';
-import { linear, unpermuteRopeRows, type Int4Accuracy, type LinearPart, type WeightFormat } from './linear.ts';
+import {
+  linear,
+  unpermuteRopeRows,
+  type Int4Accuracy,
+  type LinearPart,
+  type WeightFormat,
+} from './linear.ts';
 import { ropeTables } from './rope.ts';
 
 export interface LlamaGraphOptions {
@@ -61,7 +67,8 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const cfg = src.config;
   const layers = opts.layers ?? Array.from({ length: cfg.numLayers }, (_, i) => i);
   for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers) throw new RangeError(`layer ${l} is not in 0..${cfg.numLayers - 1}`);
+    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers)
+      throw new RangeError(`layer ${l} is not in 0..${cfg.numLayers - 1}`);
   }
   const g = new GraphBuilder({ externalData: opts.externalData });
   const { numHeads: hq, numKvHeads: hkv, headDim: d, hiddenSize: h, vocabSize: v } = cfg;
@@ -71,10 +78,21 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const pos = g.input('position_ids', 'int64', ['batch', 'seq']);
   const mask2d = opts.mask === '2d' ? g.input('attention_mask', 'int64', ['batch', 'total']) : null;
-  const mask4d = opts.mask === '4d' ? g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']) : null;
+  const mask4d =
+    opts.mask === '4d' ? g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']) : null;
   const past = layers.map((_, i) => ({
-    key: g.input(`past_key_values.${i}.key`, 'float32', ['batch', hkv, opts.kv === 'capacity' ? 'capacity' : 'past', d]),
-    value: g.input(`past_key_values.${i}.value`, 'float32', ['batch', hkv, opts.kv === 'capacity' ? 'capacity' : 'past', d]),
+    key: g.input(`past_key_values.${i}.key`, 'float32', [
+      'batch',
+      hkv,
+      opts.kv === 'capacity' ? 'capacity' : 'past',
+      d,
+    ]),
+    value: g.input(`past_key_values.${i}.value`, 'float32', [
+      'batch',
+      hkv,
+      opts.kv === 'capacity' ? 'capacity' : 'past',
+      d,
+    ]),
   }));
   const idsShape = g.op('Shape', [ids]); // [2] = (B, S)
   const shapeBSHD = (heads: number) => g.op('Concat', [idsShape, g.i64('dims', [heads, d])], { axis: 0 });
@@ -96,7 +114,14 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   // [C, S] split of the probabilities over [past | new] (capacity mode).
   const splitPastNew =
     kvMode === 'capacity'
-      ? g.op('Concat', [g.op('Slice', [g.op('Shape', [past[0]!.key]), g.i64('starts', [2]), g.i64('ends', [3])]), g.op('Slice', [idsShape, g.i64('starts', [1]), g.i64('ends', [2])])], { axis: 0 })
+      ? g.op(
+          'Concat',
+          [
+            g.op('Slice', [g.op('Shape', [past[0]!.key]), g.i64('starts', [2]), g.i64('ends', [3])]),
+            g.op('Slice', [idsShape, g.i64('starts', [1]), g.i64('ends', [2])]),
+          ],
+          { axis: 0 },
+        )
       : null;
   const acc = opts.int4Accuracy ?? 0;
   const rope = ropeTables(cfg);
@@ -116,10 +141,14 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     }
     const cosCache = g.init('rope.cos', 'float32', [maxPos, d / 2], cosT);
     const sinCache = g.init('rope.sin', 'float32', [maxPos, d / 2], sinT);
-    applyRope = (x) => g.op('RotaryEmbedding', [x, pos, cosCache, sinCache], { interleaved: 0 }, { domain: 'com.microsoft' });
+    applyRope = (x) =>
+      g.op('RotaryEmbedding', [x, pos, cosCache, sinCache], { interleaved: 0 }, { domain: 'com.microsoft' });
   } else {
     // cos/sin [B,1,S,D]; rotate_half(x) = [-x2, x1], so x·cos + [x2, x1]·[-sin, sin].
-    const angle = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.i64('axes', [-1])]), g.f32('inv_freq', rope.invFreq)]);
+    const angle = g.op('Mul', [
+      g.op('Unsqueeze', [g.op('Cast', [pos], { to: 1 }), g.i64('axes', [-1])]),
+      g.f32('inv_freq', rope.invFreq),
+    ]);
     const af = rope.attentionFactor === 1 ? null : g.scalarF32('attention_factor', rope.attentionFactor);
     const cosH = g.op('Cos', [angle]); // [B,S,D/2]
     const sinH = g.op('Sin', [angle]);
@@ -133,7 +162,10 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     const halfSplit = g.i64('split', [d / 2, d / 2]);
     applyRope = (x) => {
       const [x1, x2] = g.opN('Split', [x, halfSplit], 2, { axis: -1 });
-      return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('Concat', [x2!, x1!], { axis: -1 }), sin])]);
+      return g.op('Add', [
+        g.op('Mul', [x, cos]),
+        g.op('Mul', [g.op('Concat', [x2!, x1!], { axis: -1 }), sin]),
+      ]);
     };
   }
 
@@ -154,7 +186,9 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     }
     const y = g.name('skipnorm_o');
     const sum = g.name('residual');
-    g.opN('SkipSimplifiedLayerNormalization', [delta, x, gamma], [y, '', '', sum], eps, { domain: 'com.microsoft' });
+    g.opN('SkipSimplifiedLayerNormalization', [delta, x, gamma], [y, '', '', sum], eps, {
+      domain: 'com.microsoft',
+    });
     x = sum;
     delta = null;
     return y;
@@ -163,7 +197,8 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const kPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hkv, d) : undefined;
   const qkvSplit = g.i64('split', [hq * d, hkv * d, hkv * d]);
   const ffSplit = g.i64('split', [cfg.intermediateSize, cfg.intermediateSize]);
-  const bias = (l: number, t: string) => (cfg.qkvBias && src.has(`blk.${l}.attn_${t}.bias`) ? `blk.${l}.attn_${t}.bias` : undefined);
+  const bias = (l: number, t: string) =>
+    cfg.qkvBias && src.has(`blk.${l}.attn_${t}.bias`) ? `blk.${l}.attn_${t}.bias` : undefined;
 
   layers.forEach((l, i) => {
     const p = `blk.${l}`;
@@ -176,7 +211,8 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     ];
     const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`, acc);
     const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
-    const toHeads = (t: string, shape: string) => g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
+    const toHeads = (t: string, shape: string) =>
+      g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
     const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
     const kT = applyRope(toHeads(k!, shapeKV)); // [B,Hkv,S,D]
     const vT = toHeads(vv!, shapeKV);
@@ -201,16 +237,40 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
       const scoresPast = g.op('MatMul', [qG, keysT(past[i]!.key)]); // [B,Hkv,G·S,C]
       const scoresNew = g.op('MatMul', [qG, keysT(kT)]); // [B,Hkv,G·S,S]
       const scores = g.op('Add', [g.op('Concat', [scoresPast, scoresNew], { axis: -1 }), maskG]);
-      const [probsPast, probsNew] = g.opN('Split', [g.op('Softmax', [scores], { axis: -1 }), splitPastNew!], 2, { axis: -1 });
+      const [probsPast, probsNew] = g.opN(
+        'Split',
+        [g.op('Softmax', [scores], { axis: -1 }), splitPastNew!],
+        2,
+        { axis: -1 },
+      );
       ctx = g.op('Add', [g.op('MatMul', [probsPast!, past[i]!.value]), g.op('MatMul', [probsNew!, vT])]);
     }
-    const ctxRows = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }), shapeRows(hq * d)]);
-    const attnOut = linear(g, src, ctxRows, [{ weight: `${p}.attn_output.weight` }], opts.weights, `${p}.attn_output`, acc);
+    const ctxRows = g.op('Reshape', [
+      g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }),
+      shapeRows(hq * d),
+    ]);
+    const attnOut = linear(
+      g,
+      src,
+      ctxRows,
+      [{ weight: `${p}.attn_output.weight` }],
+      opts.weights,
+      `${p}.attn_output`,
+      acc,
+    );
     delta = attnOut;
 
     // 7. SwiGLU MLP: down(silu(gate) * up), gate|up fused.
     const hn2 = norm(`${p}.ffn_norm.weight`);
-    const gu = linear(g, src, hn2, [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }], opts.weights, `${p}.ffn_gate_up`, acc);
+    const gu = linear(
+      g,
+      src,
+      hn2,
+      [{ weight: `${p}.ffn_gate.weight` }, { weight: `${p}.ffn_up.weight` }],
+      opts.weights,
+      `${p}.ffn_gate_up`,
+      acc,
+    );
     const [gate, up] = g.opN('Split', [gu, ffSplit], 2, { axis: 1 });
     const act = g.op('Mul', [g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]), up!]);
     delta = linear(g, src, act, [{ weight: `${p}.ffn_down.weight` }], opts.weights, `${p}.ffn_down`, acc);
@@ -222,7 +282,9 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
   // Tied head: Gemm against the embedding initializer itself (no second copy). Q8_0 heads stay
   // fp32 in the int4 variant too: 8-bit MatMulNBits has no fast CPU kernel (measured 10× slower).
-  const logitsRows = head ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output', acc) : g.op('Gemm', [xn, embed], { transB: 1 });
+  const logitsRows = head
+    ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output', acc)
+    : g.op('Gemm', [xn, embed], { transB: 1 });
   g.op('Reshape', [logitsRows, shapeLogits], {}, { out: 'logits' });
   g.output('logits', 'float32', ['batch', 'seq', v]);
   // Graph outputs in contract order: logits first.
@@ -243,7 +305,10 @@ function additiveFrom2d(g: GraphBuilder, mask2d: string, idsShape: string): stri
   const pastLen = g.op('Sub', [t, s]);
   const rows = g.op('Add', [g.op('Range', [zero, s, one]), pastLen]); // [S] absolute position of each row
   const cols = g.op('Range', [zero, t, one]); // [T]
-  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [cols, g.i64('axes', [0])]), g.op('Unsqueeze', [rows, g.i64('axes', [1])])]); // [S,T]
+  const causal = g.op('LessOrEqual', [
+    g.op('Unsqueeze', [cols, g.i64('axes', [0])]),
+    g.op('Unsqueeze', [rows, g.i64('axes', [1])]),
+  ]); // [S,T]
   const pad = g.op('Unsqueeze', [g.op('Cast', [mask2d], { to: 9 }), g.i64('axes', [1, 2])]); // [B,1,1,T]
   const allowed = g.op('And', [causal, pad]); // [B,1,S,T]
   return g.op('Where', [allowed, g.scalarF32('attend', 0), g.scalarF32('blocked', -1e9)]);

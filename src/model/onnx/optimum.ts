@@ -58,9 +58,15 @@ export async function exportOptimum(ggufPath: string, outDir: string, opts: Expo
     ragspec: { source: path.basename(ggufPath), weights: opts.weights, layers: built.layers, name: c.name },
   };
   fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  fs.writeFileSync(path.join(outDir, 'generation_config.json'), JSON.stringify({ bos_token_id: tok.bosId, eos_token_id: eos, pad_token_id: tok.padId }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(outDir, 'generation_config.json'),
+    JSON.stringify({ bos_token_id: tok.bosId, eos_token_id: eos, pad_token_id: tok.padId }, null, 2) + '\n',
+  );
   fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.toJSON()));
-  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(outDir, 'tokenizer_config.json'),
+    JSON.stringify(tok.tokenizerConfig(), null, 2) + '\n',
+  );
   return graph;
 }
 
@@ -82,11 +88,19 @@ export function optimumConfig(dir: string): LlamaConfig {
   try {
     j = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch {
-    throw new BadFileError(file, 'cannot read config.json', 'point at an Optimum/transformers.js export folder');
+    throw new BadFileError(
+      file,
+      'cannot read config.json',
+      'point at an Optimum/transformers.js export folder',
+    );
   }
   const type = j.model_type;
   if (type !== 'llama' && type !== 'qwen2') {
-    throw new BadFileError(file, `model_type ${String(type)} is not supported (llama, qwen2)`, 'export a Llama-family model');
+    throw new BadFileError(
+      file,
+      `model_type ${String(type)} is not supported (llama, qwen2)`,
+      'export a Llama-family model',
+    );
   }
   const num = (k: string, dflt?: number): number => {
     const v = j[k];
@@ -111,9 +125,17 @@ export function optimumConfig(dir: string): LlamaConfig {
     contextLength: num('max_position_embeddings', 2048),
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
-    ...(rs && rsType === 'linear' ? { ropeScaling: { type: 'linear' as const, factor: Number(rs.factor) } } : {}),
+    ...(rs && rsType === 'linear'
+      ? { ropeScaling: { type: 'linear' as const, factor: Number(rs.factor) } }
+      : {}),
     ...(rs && (rsType === 'yarn' || rsType === 'llama3')
-      ? { ropeScaling: { type: rsType, factor: Number(rs.factor), originalContextLength: Number(rs.original_max_position_embeddings) } }
+      ? {
+          ropeScaling: {
+            type: rsType,
+            factor: Number(rs.factor),
+            originalContextLength: Number(rs.original_max_position_embeddings),
+          },
+        }
       : {}),
     tiedEmbeddings: j.tie_word_embeddings !== false,
     qkvBias: j.attention_bias === true || type === 'qwen2',

@@ -38,7 +38,8 @@ export function ropeTables(cfg: LlamaConfig): RopeTables {
     // YaRN: interpolate low frequencies, keep high ones, blend with a linear ramp between the
     // correction dims for 32 and 1 rotations over the original context.
     const orig = sc.originalContextLength;
-    const corr = (rot: number) => (dim * Math.log(orig / (rot * 2 * Math.PI))) / (2 * Math.log(cfg.ropeTheta));
+    const corr = (rot: number) =>
+      (dim * Math.log(orig / (rot * 2 * Math.PI))) / (2 * Math.log(cfg.ropeTheta));
     const lo = Math.max(Math.floor(corr(32)), 0);
     let hi = Math.min(Math.ceil(corr(1)), dim - 1);
     if (hi === lo) hi += 0.001;

@@ -69,7 +69,9 @@ describe('convertGguf on tiny generated GGUF models', () => {
 
   it('rejects a layer that does not exist with a one-line error', async () => {
     const tiny = writeTinyLlamaGguf(path.join(folder('bad-layers'), 'model.gguf'));
-    await expect(convertGguf(tiny.path, path.join(tmp, 'bad-layers'), { weights: 'fp32', layers: [0, 5] })).rejects.toThrow(/layer 5 does not exist/);
+    await expect(
+      convertGguf(tiny.path, path.join(tmp, 'bad-layers'), { weights: 'fp32', layers: [0, 5] }),
+    ).rejects.toThrow(/layer 5 does not exist/);
   });
 });
 
@@ -78,7 +80,13 @@ describe('Optimum / transformers.js export', () => {
     const dir = path.join(tmp, 'optimum');
     const tiny = writeTinyLlamaGguf(path.join(folder('opt-src'), 'model.gguf'), { arch: 'qwen2', seed: 3 });
     await exportOptimum(tiny.path, dir, { weights: 'fp32' });
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+    for (const f of [
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'onnx/model.onnx',
+    ]) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     }
     await convertGguf(tiny.path, path.join(tmp, 'opt-src'), { weights: 'fp32' });
@@ -90,7 +98,11 @@ describe('Optimum / transformers.js export', () => {
     // A prefill then two chain steps: same logits as ours.
     const c1 = ours.newCache();
     const c2 = opt.newCache();
-    for (const [ids, p] of [[[1, 50, 60, 70], 0], [[80], 4], [[90, 91], 5]] as [number[], number][]) {
+    for (const [ids, p] of [
+      [[1, 50, 60, 70], 0],
+      [[80], 4],
+      [[90, 91], 5],
+    ] as [number[], number][]) {
       const a = await ours.forward(ids, range(p, ids.length), null, c1);
       const b = await opt.forward(ids, range(p, ids.length), causalMask(p, ids.length), c2);
       expect(maxAbsDiff(a.data, b.data)).toBeLessThanOrEqual(1e-4);

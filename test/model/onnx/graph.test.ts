@@ -11,7 +11,13 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function load(cfg: LlamaConfig, quant: 'F32' | 'Q4_1', weights: 'fp32' | 'int4', fusedOps: boolean, seed = 3) {
+async function load(
+  cfg: LlamaConfig,
+  quant: 'F32' | 'Q4_1',
+  weights: 'fp32' | 'int4',
+  fusedOps: boolean,
+  seed = 3,
+) {
   const w = randomWeights(cfg, seed, quant);
   const g = buildLlamaGraph(w, { weights, mask: '4d', fusedOps });
   return { w, lm: await OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 }) };
@@ -28,26 +34,36 @@ describe('llama graph vs plain-JS reference', () => {
     ['Q4_1 as int4', tinyConfig({ tiedEmbeddings: false }), 'Q4_1', 'int4'],
     ['Q4_1 as fp32', tinyConfig({ arch: 'qwen2', qkvBias: true }), 'Q4_1', 'fp32'],
   ];
-  for (const [name, cfg, quant, weights] of cases) for (const fused of [true, false]) {
-    it(`${name}${fused ? '' : ' (plain ai.onnx ops)'}`, async () => {
-      const { w, lm } = await load(cfg, quant, weights, fused);
-      const ref = referenceForward(w, tokens);
-      const out = await lm.forward(tokens, range(0, tokens.length), null, lm.newCache());
-      expect(maxAbsDiff(out.data, ref)).toBeLessThan(1e-3);
-      await lm.dispose();
-    });
-  }
+  for (const [name, cfg, quant, weights] of cases)
+    for (const fused of [true, false]) {
+      it(`${name}${fused ? '' : ' (plain ai.onnx ops)'}`, async () => {
+        const { w, lm } = await load(cfg, quant, weights, fused);
+        const ref = referenceForward(w, tokens);
+        const out = await lm.forward(tokens, range(0, tokens.length), null, lm.newCache());
+        expect(maxAbsDiff(out.data, ref)).toBeLessThan(1e-3);
+        await lm.dispose();
+      });
+    }
 });
 
 describe('rope scaling', () => {
   it('linear scaling by 2 at positions 0,2,4,… equals no scaling at 0,1,2,…', async () => {
     const w = randomWeights(tinyConfig(), 11);
     const scaledSrc = { ...w, config: { ...w.config, ropeScaling: { type: 'linear' as const, factor: 2 } } };
-    const plain = await OnnxCausalLM.load(buildLlamaGraph(w, { weights: 'fp32', mask: '4d' }).bytes, w.config, { intraOpThreads: 1 });
+    const plain = await OnnxCausalLM.load(
+      buildLlamaGraph(w, { weights: 'fp32', mask: '4d' }).bytes,
+      w.config,
+      { intraOpThreads: 1 },
+    );
     const g = buildLlamaGraph(scaledSrc, { weights: 'fp32', mask: '4d' });
     const scaled = await OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 });
     const a = await plain.forward(tokens, range(0, tokens.length), null, plain.newCache());
-    const b = await scaled.forward(tokens, tokens.map((_, i) => 2 * i), null, scaled.newCache());
+    const b = await scaled.forward(
+      tokens,
+      tokens.map((_, i) => 2 * i),
+      null,
+      scaled.newCache(),
+    );
     expect(maxAbsDiff(a.data, b.data)).toBeLessThan(1e-4);
     await plain.dispose();
     await scaled.dispose();

@@ -10,7 +10,13 @@ import type { LlamaConfig } from '../../../src/model/types.ts';
 import { maxAbsDiff, propertyChecks, range } from './properties.ts';
 import { randomWeights, tinyConfig } from './random-weights.ts';
 
-async function build(cfg: LlamaConfig, quant: 'F32' | 'Q4_1', weights: 'fp32' | 'int4', layers?: number[], kv: 'concat' | 'capacity' = 'concat') {
+async function build(
+  cfg: LlamaConfig,
+  quant: 'F32' | 'Q4_1',
+  weights: 'fp32' | 'int4',
+  layers?: number[],
+  kv: 'concat' | 'capacity' = 'concat',
+) {
   const w = randomWeights(cfg, 7, quant);
   const g = buildLlamaGraph(w, { weights, mask: '4d', layers, kv });
   return OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 });
@@ -20,7 +26,12 @@ describe('KV-cached forward on tiny random models', () => {
   const cases: [string, LlamaConfig, 'F32' | 'Q4_1', 'fp32' | 'int4'][] = [
     ['llama fp32', tinyConfig(), 'F32', 'fp32'],
     ['llama Q4_1 → int4', tinyConfig(), 'Q4_1', 'int4'],
-    ['qwen2 (q/k/v bias), separate head', tinyConfig({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: false }), 'F32', 'fp32'],
+    [
+      'qwen2 (q/k/v bias), separate head',
+      tinyConfig({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: false }),
+      'F32',
+      'fp32',
+    ],
   ];
   for (const [name, cfg, quant, weights] of cases) {
     for (const kv of ['concat', 'capacity'] as const) {
@@ -40,7 +51,11 @@ describe('KV-cached forward on tiny random models', () => {
     const a = await full.forward(ids, range(0, 300), null, full.newCache());
     const c = cap.newCache();
     const parts: Float32Array[] = [];
-    for (const [from, to] of [[0, 250], [250, 251], [251, 300]] as const) {
+    for (const [from, to] of [
+      [0, 250],
+      [250, 251],
+      [251, 300],
+    ] as const) {
       parts.push((await cap.forward(ids.slice(from, to), range(from, to - from), null, c)).data);
     }
     const joined = new Float32Array(a.data.length);
@@ -65,7 +80,9 @@ describe('KV-cached forward on tiny random models', () => {
     const lm = await build(tinyConfig(), 'F32', 'fp32');
     await expect(lm.forward([1, 2], [0], null, lm.newCache())).rejects.toThrow(/2 tokens but 1 positions/);
     await expect(lm.forward([999], [0], null, lm.newCache())).rejects.toThrow(/outside the vocabulary/);
-    await expect(lm.forward([1, 2], [0, 1], new Float32Array(3), lm.newCache())).rejects.toThrow(/mask has 3 values/);
+    await expect(lm.forward([1, 2], [0, 1], new Float32Array(3), lm.newCache())).rejects.toThrow(
+      /mask has 3 values/,
+    );
     const c = lm.newCache();
     await lm.forward([1, 2, 3], [0, 1, 2], null, c);
     expect(() => c.keep([2, 1])).toThrow(/ascending/);

@@ -52,7 +52,12 @@ export async function propertyChecks(lm: CausalLM): Promise<void> {
     for (let n = i; n >= 0; n = parent[n]!) mask[i * total + 4 + n] = 0;
   }
   const treeCache = base.clone();
-  const treeOut = await lm.forward(tree, depth.map((dd) => 4 + dd), mask, treeCache);
+  const treeOut = await lm.forward(
+    tree,
+    depth.map((dd) => 4 + dd),
+    mask,
+    treeCache,
+  );
   const aloneA = await lm.forward(a, range(4, 3), null, base.clone());
   const aloneB = await lm.forward(b, range(4, 2), null, base.clone());
   expect(maxAbsDiff(treeOut.data.slice(0, 3 * V), aloneA.data)).toBeLessThanOrEqual(1e-3);
@@ -91,4 +96,3 @@ export async function propertyChecks(lm: CausalLM): Promise<void> {
   const again = await lm.forward(next, range(6, 2), causalMask(6, 2), treeCache);
   expect(maxAbsDiff(again.data, afterChain.data)).toBeLessThanOrEqual(1e-3);
 }
-

@@ -9,9 +9,21 @@ import type { GgmlType, RawTensor, WeightSource } from '../../../src/model/weigh
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
-    arch: 'llama', name: 'tiny', vocabSize: 64, hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 4,
-    numKvHeads: 2, headDim: 16, contextLength: 256, rmsNormEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
-    qkvBias: false, ...over,
+    arch: 'llama',
+    name: 'tiny',
+    vocabSize: 64,
+    hiddenSize: 64,
+    intermediateSize: 96,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    contextLength: 256,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    tiedEmbeddings: true,
+    qkvBias: false,
+    ...over,
   };
 }
 
@@ -35,13 +47,19 @@ function quantQ4_1(x: Float32Array): { raw: Uint8Array; deq: Float32Array } {
     const v = x.subarray(b * 32, b * 32 + 32);
     let lo = Infinity;
     let hi = -Infinity;
-    for (const a of v) { lo = Math.min(lo, a); hi = Math.max(hi, a); }
+    for (const a of v) {
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, a);
+    }
     const dh = floatToHalf((hi - lo) / 15);
     const mh = floatToHalf(lo);
     const d = halfToFloat(dh);
     const m = halfToFloat(mh);
     const o = b * 20;
-    raw[o] = dh & 0xff; raw[o + 1] = dh >> 8; raw[o + 2] = mh & 0xff; raw[o + 3] = mh >> 8;
+    raw[o] = dh & 0xff;
+    raw[o + 1] = dh >> 8;
+    raw[o + 2] = mh & 0xff;
+    raw[o + 3] = mh >> 8;
     const q = new Uint8Array(32);
     for (let j = 0; j < 32; j++) q[j] = d === 0 ? 0 : Math.min(15, Math.max(0, Math.round((v[j]! - m) / d)));
     for (let j = 0; j < 16; j++) raw[o + 4 + j] = q[j]! | (q[j + 16]! << 4);
@@ -191,7 +209,8 @@ export function referenceForward(w: RandomWeights, tokens: number[]): Float32Arr
         const mx = Math.max(...sc);
         const ex = sc.map((s) => Math.exp(s - mx));
         const z = ex.reduce((a, b) => a + b, 0);
-        for (let j = 0; j <= i; j++) for (let e = 0; e < d; e++) ctx[hh * d + e]! += (ex[j]! / z) * vs[j]![kv * d + e]!;
+        for (let j = 0; j <= i; j++)
+          for (let e = 0; e < d; e++) ctx[hh * d + e]! += (ex[j]! / z) * vs[j]![kv * d + e]!;
       }
       const o = matvec(val(`${p}.attn_output.weight`), ctx, h);
       const x1 = x.map((a, e) => a + o[e]!);
@@ -205,6 +224,8 @@ export function referenceForward(w: RandomWeights, tokens: number[]): Float32Arr
   }
   const head = cfg.tiedEmbeddings ? emb : val('output.weight');
   const out = new Float32Array(tokens.length * v);
-  xs.forEach((x, i) => out.set(matvec(head, rmsNorm(x, val('output_norm.weight'), cfg.rmsNormEps), v), i * v));
+  xs.forEach((x, i) =>
+    out.set(matvec(head, rmsNorm(x, val('output_norm.weight'), cfg.rmsNormEps), v), i * v),
+  );
   return out;
 }

@@ -29,7 +29,12 @@ it('transformers.js loads the export and decodes the same greedy tokens', async 
   const prompt = 'the cat sat in the hat';
   const inputs = tokenizer(prompt);
   const n = inputs.input_ids.dims[1] as number;
-  const out = await model.generate({ ...inputs, max_new_tokens: 12, do_sample: false, eos_token_id: -1 } as never);
+  const out = await model.generate({
+    ...inputs,
+    max_new_tokens: 12,
+    do_sample: false,
+    eos_token_id: -1,
+  } as never);
   const theirs = Array.from((out as { data: BigInt64Array }).data, Number).slice(n);
   await model.dispose();
 
@@ -40,7 +45,12 @@ it('transformers.js loads the export and decodes the same greedy tokens', async 
   const cache = lm.newCache();
   const ours: number[] = [];
   for (let k = 0; k < 12; k++) {
-    const r = await lm.forward(ids, ids.map((_, i) => cache.length + i), null, cache);
+    const r = await lm.forward(
+      ids,
+      ids.map((_, i) => cache.length + i),
+      null,
+      cache,
+    );
     const row = r.data.subarray((r.rows - 1) * r.vocabSize);
     let best = 0;
     for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
