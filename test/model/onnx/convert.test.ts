@@ -11,6 +11,7 @@ import { convertGguf, readManifest } from '../../../src/model/convert.ts';
 import { loadCausalLM } from '../../../src/model/load.ts';
 import { exportOptimum } from '../../../src/model/onnx/optimum.ts';
 import { MASK_BLOCKED, causalMask } from '../../../src/model/types.ts';
+import { parseLayers } from '../../../src/cli/commands/convert.ts';
 import { writeTinyLlamaGguf } from '../../helpers/tiny-gguf.ts';
 import { maxAbsDiff, propertyChecks, range } from './properties.ts';
 
@@ -113,5 +114,16 @@ describe('Optimum / transformers.js export', () => {
     await expect(opt.forward([5, 6], [7, 7], tree, c2)).rejects.toThrow(/only runs causal chains/);
     await ours.dispose();
     await opt.dispose();
+  });
+});
+
+describe('ragspec convert --layers', () => {
+  it('parses lists and ranges, and rejects malformed specs with a one-line message', () => {
+    expect(parseLayers('0,1,2')).toEqual([0, 1, 2]);
+    expect(parseLayers('0-3,8,10-11')).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(parseLayers('5,1,1')).toEqual([1, 5]);
+    expect(() => parseLayers('a-b')).toThrow(/--layers: "a-b" is not a layer index or range/);
+    expect(() => parseLayers('5-2')).toThrow(/runs backwards/);
+    expect(() => parseLayers(',')).toThrow(/empty/);
   });
 });
