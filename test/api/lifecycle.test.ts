@@ -10,6 +10,11 @@ import type { GenerationBackend } from '../../src/api/deps.ts';
 import type { RunningServer } from '../../src/api/server.ts';
 import { sharedBackend, testBackend } from './helpers/backend.ts';
 import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { CorpusAdapter } from '../../src/api/corpus-adapter.ts';
+import { startServer } from '../../src/api/server.ts';
+import { createLogger } from '../../src/api/app.ts';
+import { openCorpus } from '../../src/retrieval/index.ts';
 import { metricValue, waitFor } from './helpers/metrics.ts';
 import { parseStrictSse, rawPost } from './helpers/sse.ts';
 
@@ -63,6 +68,42 @@ function openStream(
     req.end(data);
   });
 }
+
+describe('readiness', () => {
+  it('/readyz is 503 and generation routes answer 503 until the model and index are in', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const config = loadConfig({
+      env: {},
+      overrides: { server: { port: 0 }, storage: { dataDir }, log: { level: 'silent' } },
+    });
+    const srv = await startServer({
+      config,
+      logger: createLogger('silent'),
+      load: async (state) => {
+        await gate;
+        state.corpus = new CorpusAdapter(await openCorpus(dataDir));
+        state.backend = backend;
+      },
+    });
+    try {
+      expect((await request(srv.url).get('/healthz')).status).toBe(200);
+      const r = await request(srv.url).get('/readyz');
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({ status: 'loading', model: false, index: false });
+      const a = await request(srv.url).post('/v1/answer').send({ question: 'What does npm ci do?' });
+      expect(a.status).toBe(503);
+      expect(a.body.error).toMatchObject({ type: 'service_unavailable', code: 'not_ready' });
+      expect(a.headers['retry-after']).toBe('5');
+      release();
+      await srv.ready;
+      expect((await request(srv.url).get('/readyz')).status).toBe(200);
+    } finally {
+      release();
+      await srv.shutdown();
+    }
+  });
+});
 
 describe('one server', () => {
   let srv: RunningServer;
