@@ -49,11 +49,13 @@ export class ModelDrafter implements DraftSource {
     if (opts.seed !== undefined) this.rng = new Rng(opts.seed);
   }
 
-  /** Start a new request (drops the cache). */
+  /**
+   * Start a new request (drops the cache). The running acceptance is kept: how well this
+   * drafter predicts this target is a property of the pair, learned across requests.
+   */
   reset(): void {
     this.cache = this.model.newCache();
     this.cached = [];
-    this.acceptance = 0.5;
     this.rng = null;
   }
 

@@ -23,7 +23,7 @@ export interface PlannedSource {
   fallback?: boolean;
 }
 
-/** Below this running acceptance a fallback drafter is only probed every 16th step. */
+/** Below this running acceptance a fallback drafter is no longer asked. */
 const MIN_FALLBACK_ACCEPTANCE = 0.1;
 
 export interface LoopOptions {
@@ -125,8 +125,9 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
         // Sampling: drafts carrying q are lossless only as independent draws from q; merged
         // with deterministic siblings they would not be, so q-drafts are used alone.
         if (fallback && sampled && candidates.length > 0) continue;
-        // A fallback drafter that is rarely right costs more than it saves; probe it now and then.
-        if (fallback && (source.acceptance ?? 1) < MIN_FALLBACK_ACCEPTANCE && stats.steps % 16 !== 0) continue;
+        // A fallback drafter that is rarely right costs more than it saves (its own prefill and
+        // a forward per draft token), so it is dropped once its running acceptance is this low.
+        if (fallback && (source.acceptance ?? 1) < MIN_FALLBACK_ACCEPTANCE) continue;
         const left = Math.min(want.maxTokens, room) - used;
         if (left <= 0) break;
         const got = await source.propose(dctx, { maxTokens: left, maxDepth, maxBranches: want.maxBranches });

@@ -75,9 +75,11 @@ export function register(program: Command): void {
         process.stdout.write('\n\n');
         console.log('Sources:');
         passages.forEach((p, i) => console.log(`  [${i + 1}] ${p.path} — ${p.title}`));
-        if (res.copiedSpans.length) {
+        // single tokens copied by chance ("the", "m") are attributed in --json, not listed here
+        const shown = res.copiedSpans.filter((s) => s.text.trim().length >= 12);
+        if (shown.length) {
           console.log('Copied from the sources:');
-          for (const s of res.copiedSpans) {
+          for (const s of shown) {
             const p = passages.find((x) => x.id === s.passageId)!;
             const text = s.text.length > 80 ? `${s.text.slice(0, 77)}…` : s.text;
             console.log(`  [${number.get(s.passageId)}] ${p.path} chars ${s.sourceStart}-${s.sourceEnd}: "${text.replace(/\n/g, ' ')}"`);
