@@ -300,8 +300,13 @@ ${(synStats.indexBytes / 2 ** 20).toFixed(0)} MiB, reopened (validated + loaded)
 ${latHeader}
 ${synLat.map(latRow).join('\n')}
 
-Query embedding is a forward of the ~10-word question through MiniLM; HNSW search uses ef = max(50, k).
-BM25 is an OR query of the question's content words over FTS5 (porter, unicode61).
+Query embedding is a forward of the question through MiniLM (onnxruntime-node runs it on the
+main thread, so it adds to, rather than overlaps, the other stages); HNSW search uses ef = max(50, k)
+and stays around a millisecond at 100k. What limits hybrid at 100k is BM25: an FTS5 OR query
+scores every passage holding any query term, and Zipf-distributed text gives each query a few
+terms found in 10–50% of the passages. Terms in more than half the passages (IDF <= 0) are
+already left out; the next steps would be a lower cut-off (it cost one BM25 hit on the dev set at
+25%), \`detail=column\` FTS5 tables, or embedding queries on a worker thread to overlap BM25.
 
 Peak RSS of the whole run: ${peakMiB.toFixed(0)} MiB.
 `;
