@@ -185,7 +185,8 @@ async function main(): Promise<void> {
   }
 }
 
-function writeSection(r: Record<string, unknown> & { [k: string]: unknown }): void {
+/** The markdown of the HTTP section for one run. */
+export function renderSection(r: Record<string, unknown>): string {
   const f = (v: unknown, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
   const section = [
     '## HTTP',
@@ -208,20 +209,28 @@ function writeSection(r: Record<string, unknown> & { [k: string]: unknown }): vo
     '',
     `Recorded ${r.date} on ${r.machine}, load average at the end ${r.loadavg} (the 2 cores are shared). ` +
       'One model worker serves one generation at a time, so with 8 clients the latency is mostly queue wait (7 waiting × one generation); ' +
-      'the default queue holds 8, so no request was refused. Throughput is bounded by single-stream decode speed.',
+      `the default queue holds 8 and refuses early (429) only when the expected wait exceeds the 120 s request timeout; here ${r.status429 === 0 ? 'no request was refused' : `${r.status429} requests were refused`}. ` +
+      'Throughput is bounded by single-stream decode speed; see the Engine section for what decoding costs.',
     '',
   ].join('\n');
-  const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
-  const text = fs.readFileSync(file, 'utf8');
+  return section;
+}
+
+/** Replace the `## HTTP` section of BENCHMARKS.md (up to the next `## `), leaving the rest alone. */
+export function replaceSection(text: string, section: string): string {
   const start = text.indexOf('## HTTP');
-  let next = start >= 0 ? text.indexOf('\n## ', start + 1) : -1;
+  if (start < 0) return `${text.trimEnd()}\n\n${section}`;
+  let next = text.indexOf('\n## ', start + 1);
   if (next < 0) next = text.length;
-  const out =
-    start >= 0
-      ? text.slice(0, start) + section + text.slice(next).replace(/^\n+/, '\n')
-      : `${text.trimEnd()}\n\n${section}`;
-  fs.writeFileSync(file, out);
+  return text.slice(0, start) + section + text.slice(next).replace(/^\n+/, '\n');
+}
+
+function writeSection(r: Record<string, unknown>): void {
+  const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
+  fs.writeFileSync(file, replaceSection(fs.readFileSync(file, 'utf8'), renderSection(r)));
   console.error(`bench:load: wrote the HTTP section of ${path.relative(repoRoot, file)}`);
 }
 
-await main();
+// Run only as a script (the helpers above are reused to update the docs from a saved run).
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(repoRoot, 'bench', 'load.ts'))
+  await main();
