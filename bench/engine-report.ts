@@ -94,6 +94,20 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
       return `| ${q.id} | ${q.tokens} | ${f(s)}× | ${f(r.stats.tokensPerStep)} | ${f((100 * r.copiedChars) / Math.max(1, r.textChars), 0)}% |`;
     });
   const short = sp.filter((s) => s < 2).length;
+  // Why it falls short: copy rate, verification cost, drafter cost.
+  const mainRuns = questions.map((q) => q.modes[best]).filter((r) => r !== undefined);
+  const acc = mainRuns.reduce((a, r) => a + r.stats.acceptedTokens, 0);
+  const comp = mainRuns.reduce((a, r) => a + r.stats.completionTokens, 0);
+  const mainTrees = mainRuns.flatMap((r) => r.stats.treeSizes);
+  const meanS = 1 + mainTrees.reduce((a, b) => a + b, 0) / Math.max(1, mainTrees.length);
+  const curve = meta.costCurve;
+  const verifyRatio = curve && curve.length > 2 ? curve[Math.min(curve.length - 1, Math.round(meanS))]! / curve[1]! : NaN;
+  const dTime = mainRuns.reduce((a, r) => a + r.stats.timeMs.draft, 0);
+  const allTime = mainRuns.reduce((a, r) => a + r.stats.timeMs.total - r.stats.timeMs.prefill, 0);
+  const why =
+    `Why (${best}): ${f((100 * acc) / Math.max(1, comp), 0)}% of answer tokens were accepted drafts (copy rate); ` +
+    `a target forward over the mean verified tree (${f(meanS, 1)} tokens incl. the root) costs ${f(verifyRatio)}× a single-token forward on this CPU ` +
+    `(measured cost curve), so a step must accept about that many tokens just to break even; drafting took ${f((100 * dTime) / Math.max(1, allTime), 1)}% of decode time.`;
   const markdown = [
     '## Engine',
     '',
@@ -102,6 +116,8 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
       'Decode tok/s excludes prefill. Speedup = per-question ratio of decode tok/s to `ar` on the same question, then the median.',
     '',
     ...rows,
+    '',
+    why,
     '',
     `Per-question distribution (${best}), slowest first — ${short} of ${sp.length} below 2×; chart: [speedup.svg](speedup.svg).`,
     '',

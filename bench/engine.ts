@@ -30,6 +30,18 @@ function flag(name: string): string | undefined {
 const has = (name: string): boolean => process.argv.includes(`--${name}`);
 
 async function main(): Promise<void> {
+  // --render FILE: re-render docs from a saved --json run (no model runs)
+  const saved = flag('render');
+  if (saved) {
+    const j = JSON.parse(fs.readFileSync(saved, 'utf8')) as { questions: QuestionRun[]; peer: PeerRun | null; modes: DecodeMode[]; meta: Parameters<typeof renderReport>[3] };
+    const report = renderReport(j.questions, j.modes, j.peer, j.meta);
+    console.log(report.markdown);
+    if (!has('no-write')) {
+      writeSection(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), report.markdown);
+      fs.writeFileSync(path.join(repoRoot, 'docs', 'speedup.svg'), report.svg);
+    }
+    return;
+  }
   const limit = Number(flag('limit') ?? Infinity);
   const maxTokens = Number(flag('max-tokens') ?? 128);
   const k = Number(flag('k') ?? 4);
@@ -96,16 +108,17 @@ async function main(): Promise<void> {
   if (!has('no-peer')) peer = await runPeer(engine, modelDir, items, k, maxTokens, questions);
   await engine.dispose();
 
-  const report = renderReport(questions, runModes, peer, {
+  const meta = {
     maxTokens,
     k,
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
     costCurve: engine.costCurve?.ms,
     subsets: subsets ? subsetsMarkdown(subsets) : undefined,
     drafter: engine.drafter?.name,
-  });
+  };
+  const report = renderReport(questions, runModes, peer, meta);
   console.log(report.markdown);
-  if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer }, null, 1));
+  if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer, modes: runModes, meta }, null, 1));
   if (!has('no-write')) {
     writeSection(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), report.markdown);
     fs.writeFileSync(path.join(repoRoot, 'docs', 'speedup.svg'), report.svg);
