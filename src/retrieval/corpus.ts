@@ -13,7 +13,7 @@ import path from 'node:path';
 import { RagspecError } from '../util/errors.ts';
 import { paths } from '../util/paths.ts';
 import { Embedder, EMBEDDING_DIM, EMBEDDER_NAME } from './embedder.ts';
-import { COMMON_TERM_SHARE, ftsMatch, ftsTerms, reciprocalRankFusion, type Ranked } from './fusion.ts';
+import { HybridSearch, type SearchResult } from './hybrid.ts';
 import { acquireWriteLock } from './lock.ts';
 import { Store, STORE_FILE, type DocumentWrite } from './store.ts';
 import type { DocumentInfo, Retriever, ScoredPassage, SearchOptions } from './types.ts';
@@ -40,13 +40,7 @@ export interface OpenCorpusOptions {
   commonTermShare?: number;
 }
 
-export interface SearchResult {
-  passages: ScoredPassage[];
-  /** Set when `k` was clamped to the passages available. */
-  notice?: string;
-  /** Milliseconds spent in each stage (0 for a stage the method skips). */
-  timings: { embedMs: number; denseMs: number; bm25Ms: number; fuseMs: number };
-}
+export type { SearchResult };
 
 export interface CorpusStats {
   dir: string;
@@ -67,9 +61,6 @@ export interface StoredDocumentView extends DocumentInfo {
   source: string;
 }
 
-/** Candidates each side contributes to fusion (at least k). */
-const CANDIDATES = 50;
-
 export class Corpus implements Retriever {
   /** The `Retriever` view of this corpus (the corpus itself). */
   readonly retriever: Retriever = this;
@@ -77,8 +68,7 @@ export class Corpus implements Retriever {
   private indexGeneration = -1;
   private embedderPromise: Promise<Embedder> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
-  private countCache: { generation: number; count: number } | null = null;
-  private termCache: { generation: number; df: Map<string, number> } = { generation: -1, df: new Map() };
+  private readonly searcher: HybridSearch;
 
   constructor(
     readonly dir: string,
@@ -86,6 +76,12 @@ export class Corpus implements Retriever {
     private readonly opts: OpenCorpusOptions,
   ) {
     if (opts.embedder) this.embedderPromise = Promise.resolve(opts.embedder);
+    this.searcher = new HybridSearch(
+      store,
+      () => this.currentIndex(),
+      () => this.embedder(),
+      opts.commonTermShare,
+    );
   }
 
   get readOnly(): boolean {
@@ -123,32 +119,6 @@ export class Corpus implements Retriever {
     }
   }
 
-  /** Passages of the committed generation; count(*) scans, so it is cached per generation. */
-  private committedPassageCount(): number {
-    const gen = this.store.generation();
-    if (this.countCache?.generation !== gen) this.countCache = { generation: gen, count: this.store.passageCount() };
-    return this.countCache.count;
-  }
-
-  /**
-   * Drops terms found in more than COMMON_TERM_SHARE of the passages, keeping at least the
-   * rarest one. Frequencies are probed with a capped count and remembered per generation.
-   */
-  private selectiveTerms(terms: string[], total: number): string[] {
-    const gen = this.store.generation();
-    if (this.termCache.generation !== gen) this.termCache = { generation: gen, df: new Map() };
-    const cap = Math.max(1, Math.floor(total * (this.opts.commonTermShare ?? COMMON_TERM_SHARE))) + 1;
-    const df = terms.map((t) => {
-      let n = this.termCache.df.get(t);
-      if (n === undefined) this.termCache.df.set(t, (n = this.store.termFrequencyUpTo(t, cap)));
-      return n;
-    });
-    const kept = terms.filter((_, i) => df[i]! < cap);
-    if (kept.length) return kept;
-    const rarest = df.indexOf(Math.min(...df));
-    return rarest >= 0 ? [terms[rarest]!] : [];
-  }
-
   /** Forget the in-memory index (after a failed commit it may hold uncommitted points). */
   dropIndex(): void {
     this.index = null;
@@ -159,74 +129,8 @@ export class Corpus implements Retriever {
     return (await this.searchWithInfo(query, opts)).passages;
   }
 
-  async searchWithInfo(query: string, opts: SearchOptions): Promise<SearchResult> {
-    const method = opts.method ?? 'hybrid';
-    if (!Number.isInteger(opts.k) || opts.k <= 0) {
-      throw new RagspecError(`k must be a whole number of at least 1 (got ${opts.k})`, {
-        code: 'bad_k',
-        status: 400,
-        hint: 'pass -k 5, for example',
-      });
-    }
-    if (!['hybrid', 'dense', 'bm25'].includes(method)) {
-      throw new RagspecError(`unknown search method "${method}"`, {
-        code: 'bad_method',
-        status: 400,
-        hint: 'use hybrid, dense or bm25',
-      });
-    }
-    if (typeof query !== 'string' || query.trim() === '') {
-      throw new RagspecError('the query is empty', {
-        code: 'bad_query',
-        status: 400,
-        hint: 'pass the question to search for',
-      });
-    }
-    const prefix = opts.pathPrefix || undefined;
-    const allowed = prefix ? this.store.idsUnderPrefix(prefix) : null;
-    const total = this.committedPassageCount();
-    const available = allowed ? allowed.size : total;
-    let notice: string | undefined;
-    let k = opts.k;
-    if (k > available) {
-      notice = `k=${k} is more than the ${available} passages${prefix ? ` under "${prefix}"` : ''}; returning ${available}`;
-      k = available;
-    }
-    const timings = { embedMs: 0, denseMs: 0, bm25Ms: 0, fuseMs: 0 };
-    if (k === 0) return { passages: [], notice, timings };
-    const want = Math.max(k, CANDIDATES);
-
-    let bm25: Ranked[] = [];
-    if (method !== 'dense') {
-      const t = performance.now();
-      const match = ftsMatch(this.selectiveTerms(ftsTerms(query), total));
-      if (match) bm25 = this.store.bm25(match, want, prefix);
-      timings.bm25Ms = performance.now() - t;
-    }
-    // onnxruntime-node runs the forward on this thread, so the stages run one after the other.
-    let dense: Ranked[] = [];
-    if (method !== 'bm25') {
-      let t = performance.now();
-      const [qv] = await (await this.embedder()).embed([query]);
-      timings.embedMs = performance.now() - t;
-      t = performance.now();
-      // Embedding awaited: take the index only now, so a commit in between is seen whole.
-      const index = this.currentIndex();
-      const hits = index.search(qv!, want, total, allowed ? (l) => allowed.has(l) : undefined);
-      dense = hits.map((h) => ({ id: h.label, score: h.score }));
-      timings.denseMs = performance.now() - t;
-    }
-    const tFuse = performance.now();
-    const fused = reciprocalRankFusion(dense, bm25);
-    // Join with committed rows (drops labels another process has just removed), then cut to k.
-    const rows = this.store.passages(fused.slice(0, k + 20).map((f) => f.id));
-    const byId = new Map(fused.map((f) => [f.id, f]));
-    const passages = rows.slice(0, k).map((p) => {
-      const f = byId.get(p.id)!;
-      return { ...p, scores: { dense: f.dense, bm25: f.bm25, fused: f.fused } };
-    });
-    timings.fuseMs = performance.now() - tFuse;
-    return { passages, notice, timings };
+  searchWithInfo(query: string, opts: SearchOptions): Promise<SearchResult> {
+    return this.searcher.search(query, opts);
   }
 
   /** Ingests files and folders (see `IngestOptions`); unchanged documents are skipped by content hash. */
