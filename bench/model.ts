@@ -9,6 +9,7 @@
  * Flags: --threads N (intra-op threads, default all cores), --runs N (default 7),
  *        --model DIR (a converted folder with fp32 and int4 variants; default: convert the
  *        target GGUF of `npx ragspec setup` afresh into a temp folder),
+ *        --spinning (let onnxruntime threads spin; off by default, as in loadCausalLM),
  *        --no-write (print only).
  */
 import fs from 'node:fs';
@@ -27,6 +28,7 @@ const flag = (name: string): string | undefined => {
 const threads = flag('threads') ? Number(flag('threads')) : undefined;
 const runs = Number(flag('runs') ?? 7);
 const write = !argv.includes('--no-write');
+const spinning = argv.includes('--spinning');
 const VARIANTS = ['fp32', 'int4'] as const;
 const PAST = 512;
 const SIZES = [1, 2, 4, 8, 16, 32, 64];
@@ -127,7 +129,7 @@ function cpuModel(): string {
 }
 
 function markdown(results: VariantResult[], rssMb: number): string {
-  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${os.loadavg()[0]!.toFixed(1)} at the end, Node ${process.version}, onnxruntime-node CPU provider, intra-op threads ${threads ?? 'default (all cores)'}`;
+  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${os.loadavg()[0]!.toFixed(1)} at the end, Node ${process.version}, onnxruntime-node CPU provider, intra-op threads ${threads ?? 'default (all cores)'}, thread spinning ${spinning ? 'on' : 'off'}`;
   const lines = [
     `Run: \`npm run bench:model\` (${new Date().toISOString().slice(0, 16)}Z). Machine: ${machine}.`,
     `Model: SmolLM2-135M-Instruct (Q4_1 GGUF) converted by \`ragspec convert\`; medians of ${runs} runs.`,
@@ -178,7 +180,7 @@ const modelDir = await prepareModelDir();
 const ids = benchTokens(modelDir, PAST + 64);
 const results: VariantResult[] = [];
 for (const v of VARIANTS) {
-  const lm = await loadCausalLM(modelDir, { variant: v, threads });
+  const lm = await loadCausalLM(modelDir, { variant: v, threads, spinning });
   const r = await benchVariant(lm, v, ids);
   await lm.dispose();
   results.push(r);

@@ -18,6 +18,11 @@ export interface LoadOptions {
   device?: ExecutionProvider;
   /** Intra-op threads; default onnxruntime's choice (all cores). */
   threads?: number;
+  /**
+   * Let onnxruntime's idle threads spin (default false). Measured on the shared 2-core box: a
+   * decode step 2.5× faster with spinning off, and a draft+verify cycle of two sessions 2.5-3.5×.
+   */
+  spinning?: boolean;
   /** Variant of a converted folder (`fp32`, `int4`, `draft-int4`, ...); default see `defaultVariant`. */
   variant?: string;
 }
@@ -37,7 +42,11 @@ export function defaultVariant(m: ModelManifest): string {
 }
 
 export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): Promise<OnnxCausalLM> {
-  const session = { providers: [opts.device ?? 'cpu'], intraOpThreads: opts.threads };
+  const session = {
+    providers: [opts.device ?? 'cpu'],
+    intraOpThreads: opts.threads,
+    spinning: opts.spinning ?? false,
+  };
   if (!fs.existsSync(dirOrFile)) {
     throw new MissingAssetError(
       `model ${dirOrFile}`,

@@ -14,6 +14,12 @@ export interface SessionOptions {
   /** Threads inside one operator; default: onnxruntime's choice (all cores). */
   intraOpThreads?: number;
   interOpThreads?: number;
+  /**
+   * Let idle intra-op threads spin waiting for work (onnxruntime's default, true). Turn it off
+   * when several sessions take turns (target and drafter) or the machine is shared: a spinning
+   * pool steals cores from the session that is actually running.
+   */
+  spinning?: boolean;
 }
 
 export type TensorType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
@@ -39,6 +45,7 @@ export class OrtModel {
     };
     if (opts.intraOpThreads) so.intraOpNumThreads = opts.intraOpThreads;
     if (opts.interOpThreads) so.interOpNumThreads = opts.interOpThreads;
+    if (opts.spinning === false) so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     const source = typeof model === 'string' ? model : `<${model.byteLength}-byte model>`;
     try {
       const session =
