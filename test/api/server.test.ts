@@ -293,6 +293,9 @@ describe('analytics and metrics', () => {
       /ragspec_http_requests_total\{method="POST",route="\/v1\/answer",status="200"\} \d+/,
     );
     expect(r.text).toMatch(/ragspec_spec_decode_target_forwards_total [1-9]/);
+    // hybrid answers over retrieved passages proposed drafts, labelled by source
+    expect(r.text).toMatch(/ragspec_spec_decode_num_draft_tokens_total\{source="(passage|prompt|output|model)"\} [1-9]/);
+    expect(r.text).toMatch(/ragspec_queue_depth 0/);
   });
 });
 
