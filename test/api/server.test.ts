@@ -212,14 +212,11 @@ describe('documents', () => {
     expect(list.body.total).toBe(3);
     const before = list.body.total as number;
 
-    const up = await request(srv.url)
-      .post('/v1/documents')
-      .set(auth)
-      .send({
-        path: 'notes/lockfiles.md',
-        title: 'Lockfiles',
-        text: '# Lockfiles\n\nA lockfile pins every dependency to an exact version so installs repeat.',
-      });
+    const up = await request(srv.url).post('/v1/documents').set(auth).send({
+      path: 'notes/lockfiles.md',
+      title: 'Lockfiles',
+      text: '# Lockfiles\n\nA lockfile pins every dependency to an exact version so installs repeat.',
+    });
     expect(up.status).toBe(201);
     expect(up.body.added).toBe(1);
     const id = up.body.documents[0].id as string;
@@ -294,7 +291,9 @@ describe('analytics and metrics', () => {
     );
     expect(r.text).toMatch(/ragspec_spec_decode_target_forwards_total [1-9]/);
     // hybrid answers over retrieved passages proposed drafts, labelled by source
-    expect(r.text).toMatch(/ragspec_spec_decode_num_draft_tokens_total\{source="(passage|prompt|output|model)"\} [1-9]/);
+    expect(r.text).toMatch(
+      /ragspec_spec_decode_num_draft_tokens_total\{source="(passage|prompt|output|model)"\} [1-9]/,
+    );
     expect(r.text).toMatch(/ragspec_queue_depth 0/);
   });
 });
