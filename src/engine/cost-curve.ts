@@ -44,7 +44,7 @@ export function cachedCostCurve(modelKey: string): CostCurve | null {
 /** Measure (minimum of `reps`) and cache. Takes a few seconds on a 2-core CPU. */
 export async function measureCostCurve(lm: CausalLM, modelKey: string, opts: { past?: number; reps?: number; maxS?: number } = {}): Promise<CostCurve> {
   const past = opts.past ?? 256;
-  const reps = opts.reps ?? 5;
+  const reps = opts.reps ?? 7;
   const maxS = opts.maxS ?? 64;
   const base = lm.newCache();
   const ids = Array.from({ length: past }, (_, i) => 100 + (i % 1000));
@@ -52,18 +52,19 @@ export async function measureCostCurve(lm: CausalLM, modelKey: string, opts: { p
     const chunk = ids.slice(s, s + 128);
     await lm.forward(chunk, chunk.map((_, i) => s + i), null, base);
   }
+  // Sizes are measured round-robin (each rep visits every size) and the minimum is kept:
+  // on a shared machine interference only ever adds time, and drifting load hits all sizes.
+  const sizes = SIZES.filter((x) => x <= maxS);
   const measured = new Map<number, number>();
-  for (const s of SIZES.filter((x) => x <= maxS)) {
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
+  for (let r = 0; r < reps; r++) {
+    for (const s of sizes) {
       const cache = base.clone();
       const toks = Array.from({ length: s }, (_, i) => 200 + i);
       const t0 = performance.now();
       await lm.forward(toks, toks.map((_, i) => past + i), null, cache);
-      times.push(performance.now() - t0);
+      const dt = performance.now() - t0;
+      measured.set(s, Math.min(measured.get(s) ?? Infinity, dt));
     }
-    // the minimum: on a shared machine, interference only ever adds time
-    measured.set(s, Math.min(...times));
   }
   const ms = interpolate(measured, maxS);
   const curve: CostCurve = { model: modelKey, machine: machineKey(), past, ms };
