@@ -128,6 +128,11 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
     ...(meta.costCurve
       ? [`Target forward cost (ms) by tree size S, measured at start-up: ${[1, 2, 4, 8, 16, 32].filter((s) => s < meta.costCurve!.length).map((s) => `S=${s}: ${f(meta.costCurve![s]!, 0)}`).join(', ')}.`, '']
       : []),
+    'How the engine sizes its trees: the baseline rule is transformers\' "+2/−1" depth schedule with a fixed node budget; the default ' +
+      'rule scores every tree node with the estimated probability that it lands on the accepted path (learned per request, per source and ' +
+      'match length) and keeps the n nodes that maximise (1 + ΣP) / cost(n + 1) on the measured cost curve — expected tokens per millisecond. ' +
+      'Because a CPU forward of 8 tokens costs well over a forward of 1, this keeps only confident copies; weak single-token matches are dropped.',
+    '',
     ...(meta.subsets
       ? [
           `Self-drafting model (mode \`model\`; drafter in this run: ${meta.drafter ?? 'none'}). A layer subset of the target GGUF, no training; ` +
