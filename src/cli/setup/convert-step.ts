@@ -3,7 +3,7 @@
  * variant is skipped when the folder's manifest already lists it for the same source GGUF
  * (same sha256), so setup stays idempotent and cheap on a second run.
  */
-import { convertGguf, fileSha256, readManifest } from '../../model/convert.ts';
+import { convertGguf, fileSha256, isCurrentVariant, readManifest } from '../../model/convert.ts';
 import type { WeightFormat } from '../../model/onnx/linear.ts';
 import { startProgress, type Progress } from '../../util/progress.ts';
 
@@ -33,7 +33,8 @@ export async function ensureConverted(gguf: string, outDir: string, log: (line: 
   for (const v of DEFAULT_VARIANTS) {
     const have = manifest?.variants[v.name];
     const sameLayers = !v.layers || JSON.stringify(have?.layers) === JSON.stringify(v.layers);
-    if (have && manifest?.source.sha256 === sha && sameLayers) {
+    // A graph from an older builder version is reconverted: the runtime expects the current I/O layout.
+    if (have && manifest?.source.sha256 === sha && sameLayers && isCurrentVariant(have)) {
       log(`✓ ONNX ${v.name} (${v.why}) already converted`);
       continue;
     }
