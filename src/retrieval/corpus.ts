@@ -36,7 +36,7 @@ export interface OpenCorpusOptions {
   embedderDir?: string;
   /** Passages per embedding forward. */
   embedBatch?: number;
-  /** BM25 leaves out terms found in more than this share of passages (default COMMON_TERM_SHARE, 0.5). */
+  /** BM25 leaves out terms found in more than this share of passages (default: `commonTermCap` in fusion.ts). */
   commonTermShare?: number;
 }
 

@@ -32,11 +32,19 @@ export function ftsQuery(question: string): string | null {
 }
 
 /**
- * Default share of passages above which a term is left out of the BM25 query (when rarer
- * terms remain). A term in half the passages has IDF <= 0, which FTS5 floors to ~0: it adds
- * nothing to any score, yet an OR over it makes FTS5 score most of the corpus.
+ * How many passages a BM25 query term may appear in before it is left out (when rarer terms
+ * remain). An FTS5 OR query scores every passage holding any of its terms, so the cost is the
+ * length of the terms' posting lists; common terms also weigh least. Rule:
+ * - a term in more than half the passages has IDF <= 0 (FTS5 floors it to ~0): always out;
+ * - otherwise a term is out once its list passes COMMON_TERM_POSTINGS passages, as long as it
+ *   is in at least 10% of them (IDF < 2.2).
+ * On a small corpus (the npm docs: ~1000 passages) only the first rule applies.
  */
-export const COMMON_TERM_SHARE = 0.5;
+export const COMMON_TERM_POSTINGS = 5000;
+
+export function commonTermCap(total: number): number {
+  return Math.max(1, Math.floor(Math.max(total * 0.1, Math.min(total * 0.5, COMMON_TERM_POSTINGS))));
+}
 
 export interface Ranked {
   id: number;

@@ -4,7 +4,7 @@
  */
 import { RagspecError } from '../util/errors.ts';
 import type { Embedder } from './embedder.ts';
-import { COMMON_TERM_SHARE, ftsMatch, ftsTerms, reciprocalRankFusion, type Ranked } from './fusion.ts';
+import { commonTermCap, ftsMatch, ftsTerms, reciprocalRankFusion, type Ranked } from './fusion.ts';
 import type { Store } from './store.ts';
 import type { ScoredPassage, SearchOptions } from './types.ts';
 import type { VectorIndex } from './vector-index.ts';
@@ -29,7 +29,8 @@ export class HybridSearch {
     /** The committed generation's index (reloaded by the corpus when another process commits). */
     private readonly index: () => VectorIndex,
     private readonly embedder: () => Promise<Embedder>,
-    private readonly commonTermShare = COMMON_TERM_SHARE,
+    /** Fixed share of passages above which a term leaves the BM25 query; default `commonTermCap`. */
+    private readonly commonTermShare?: number,
   ) {}
 
   /** Passages of the committed generation; count(*) scans, so it is cached per generation. */
@@ -41,13 +42,15 @@ export class HybridSearch {
   }
 
   /**
-   * Drops terms found in more than COMMON_TERM_SHARE of the passages, keeping at least the
-   * rarest one. Frequencies are probed with a capped count and remembered per generation.
+   * Drops terms that are too common (see `commonTermCap`), keeping at least the rarest one. Frequencies are probed with a capped count and remembered per generation.
    */
   private selectiveTerms(terms: string[], total: number): string[] {
     const gen = this.store.generation();
     if (this.termCache.generation !== gen) this.termCache = { generation: gen, df: new Map() };
-    const cap = Math.max(1, Math.floor(total * this.commonTermShare)) + 1;
+    const cap =
+      (this.commonTermShare === undefined
+        ? commonTermCap(total)
+        : Math.max(1, Math.floor(total * this.commonTermShare))) + 1;
     const df = terms.map((t) => {
       let n = this.termCache.df.get(t);
       if (n === undefined) this.termCache.df.set(t, (n = this.store.termFrequencyUpTo(t, cap)));

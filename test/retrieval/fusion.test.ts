@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ftsQuery, reciprocalRankFusion, RRF_K } from '../../src/retrieval/fusion.ts';
+import { commonTermCap, ftsQuery, reciprocalRankFusion, RRF_K } from '../../src/retrieval/fusion.ts';
 
 describe('ftsQuery', () => {
   it('quotes words, drops function words ("a", "or", "and") and FTS syntax', () => {
@@ -29,5 +29,14 @@ describe('reciprocalRankFusion', () => {
     expect(fused[0]).toEqual({ id: 2, dense: 0.8, bm25: 12, fused: 1 / (RRF_K + 2) + 1 / (RRF_K + 1) });
     expect(fused[1]!.bm25).toBeNull();
     expect(fused[2]!.dense).toBeNull();
+  });
+});
+
+describe('commonTermCap', () => {
+  it('is half the corpus when small, 5000 postings in between, 10% when large', () => {
+    expect(commonTermCap(968)).toBe(484); // the npm docs: only IDF <= 0 terms are left out
+    expect(commonTermCap(20_000)).toBe(5000);
+    expect(commonTermCap(100_000)).toBe(10_000);
+    expect(commonTermCap(1)).toBe(1);
   });
 });
