@@ -26,8 +26,10 @@ export interface NodeOrigin {
   provenance: Provenance;
   /** Index of the token within its candidate. */
   index: number;
-  /** Estimated probability that this node ends up on the accepted path. */
+  /** Estimated probability that this node ends up on the accepted path (its candidate alone). */
   prob: number;
+  /** Estimated probability that this node is accepted given its parent was. */
+  cond: number;
 }
 
 export class DraftTree {
@@ -62,12 +64,14 @@ export class DraftTree {
       const depthLimit = Math.min(cand.tokens.length, limits.maxDepth);
       for (let i = 0; i < depthLimit; i++) {
         const tok = cand.tokens[i]!;
-        prob *= cand.acceptProbs?.[i] ?? 0.5;
+        const cond = cand.acceptProbs?.[i] ?? 0.5;
+        prob *= cond;
         const existing = childMap[cur]!.get(tok);
         if (existing !== undefined) {
           cur = existing;
           const o = tree.origins[cur]!;
           o.prob = Math.max(o.prob, prob);
+          o.cond = Math.max(o.cond, cond);
         } else {
           if (tree.size - 1 >= limits.maxNodes) break;
           const id = tree.tokens.length;
@@ -75,7 +79,7 @@ export class DraftTree {
           tree.parents.push(cur);
           tree.depths.push(tree.depths[cur]! + 1);
           tree.q.push(cand.q?.[i] ?? null);
-          tree.origins.push({ provenance: cand.provenance, index: i, prob });
+          tree.origins.push({ provenance: cand.provenance, index: i, prob, cond });
           childMap.push(new Map());
           childMap[cur]!.set(tok, id);
           cur = id;
@@ -107,6 +111,23 @@ export class DraftTree {
       out.origins.push(this.origins[i]!);
     }
     return out;
+  }
+
+  /**
+   * [N] P(node on the accepted path), root = 1. Siblings compete for one accepted token, so
+   * their conditional probabilities are scaled to sum to at most 0.95 — otherwise eight
+   * weak branches would look like more than one sure token.
+   */
+  pathProbs(): number[] {
+    const sum = new Array<number>(this.size).fill(0);
+    for (let i = 1; i < this.size; i++) sum[this.parents[i]!]! += this.origins[i]!.cond;
+    const p = new Array<number>(this.size).fill(0);
+    p[0] = 1;
+    for (let i = 1; i < this.size; i++) {
+      const parent = this.parents[i]!;
+      p[i] = p[parent]! * this.origins[i]!.cond * Math.min(1, 0.95 / Math.max(1e-9, sum[parent]!));
+    }
+    return p;
   }
 
   /** Nodes including the root. */

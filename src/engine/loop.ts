@@ -154,7 +154,7 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     });
     // 4b. Keep the nodes worth their forward cost (expected accepted tokens per ms).
     if (tree.draftCount > 0) {
-      const probs = tree.origins.map((g) => g?.prob ?? 0);
+      const probs = tree.pathProbs();
       const n = budget.chooseNodes(probs.slice(1).sort((a, b) => b - a));
       tree = tree.prune(probs, n);
     }

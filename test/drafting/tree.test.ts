@@ -73,6 +73,10 @@ describe('DraftTree.prune and the cost rule', () => {
     ], limits);
     const probs = t.origins.map((o) => o?.prob ?? 0);
     expect(probs.slice(1).map((p) => +p.toFixed(3))).toEqual([0.9, 0.81, 0.729, 0.2, 0.1]);
+    // siblings compete: root's children sum to 0.9 + 0.2 = 1.1 > 0.95, so both are scaled by 0.95/1.1
+    const pp = t.pathProbs();
+    expect(+pp[1]!.toFixed(4)).toBe(+(0.9 * (0.95 / 1.1)).toFixed(4));
+    expect(pp[2]! / pp[1]!).toBeCloseTo(0.9, 9);
     const p3 = t.prune(probs, 3);
     expect(p3.tokens).toEqual([0, 4, 5, 6]); // B's branch (0.2, 0.1) goes first
     expect(p3.parents).toEqual([-1, 0, 1, 2]);
