@@ -81,6 +81,7 @@ export class QaService {
   }
 
   async prepareAnswer(body: AnswerBody): Promise<PreparedGeneration> {
+    const receivedAt = Date.now(); // latency and TTFT include retrieval
     const backend = this.backend();
     const g = this.deps.config.generation;
     const k = body.top_k ?? this.deps.config.retrieval.defaultTopK;
@@ -93,7 +94,15 @@ export class QaService {
       stop: typeof body.stop === 'string' ? [body.stop] : body.stop,
       mode: body.mode ?? g.mode,
     };
-    return this.finish('answer', body.question, passages, request, body.max_tokens !== undefined, backend);
+    return this.finish(
+      'answer',
+      body.question,
+      passages,
+      request,
+      body.max_tokens !== undefined,
+      backend,
+      receivedAt,
+    );
   }
 
   /** Model ids chat completions accept: the target's own id and the alias `ragspec`. */
@@ -102,6 +111,7 @@ export class QaService {
   }
 
   async prepareChat(body: ChatBody): Promise<PreparedGeneration> {
+    const receivedAt = Date.now();
     const backend = this.backend();
     if (!this.modelIds().includes(body.model)) {
       throw new NotFoundError(
@@ -136,7 +146,7 @@ export class QaService {
       stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
       mode: (body.mode as DecodeMode | undefined) ?? g.mode,
     };
-    return this.finish('chat', question, passages, request, maxTokens !== undefined, backend);
+    return this.finish('chat', question, passages, request, maxTokens !== undefined, backend, receivedAt);
   }
 
   /**
@@ -150,6 +160,7 @@ export class QaService {
     request: GenerationRequest,
     explicitMax: boolean,
     backend: GenerationBackend,
+    receivedAt: number,
   ): PreparedGeneration {
     const promptTokens = backend.countPromptTokens(request);
     const ctx = backend.contextLength;
@@ -165,7 +176,7 @@ export class QaService {
       request,
       promptTokens,
       backend,
-      receivedAt: Date.now(),
+      receivedAt,
     };
   }
 
