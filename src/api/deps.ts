@@ -2,7 +2,12 @@
  * What the HTTP layer needs from the rest of ragspec, as interfaces. Routes and services
  * depend on these only; `runtime.ts` adapts the real engine and corpus onto them.
  */
-import type { GenerationCallbacks, GenerationRequest, GenerationResult } from '../engine/types.ts';
+import type {
+  DecodeMode,
+  GenerationCallbacks,
+  GenerationRequest,
+  GenerationResult,
+} from '../engine/types.ts';
 import type { DocumentInfo, ScoredPassage, SearchOptions } from '../retrieval/types.ts';
 
 /** The loaded target model plus its generation loop. */
@@ -11,6 +16,8 @@ export interface GenerationBackend {
   readonly modelId: string;
   /** Context window of the target in tokens. */
   readonly contextLength: number;
+  /** Decode modes this backend can run (`model` needs a drafter model). */
+  readonly modes: readonly DecodeMode[];
   /** Number of prompt tokens `req` renders to (chat template applied). */
   countPromptTokens(req: GenerationRequest): number;
   /** Must honour `callbacks.signal` within one step, prefill included. */

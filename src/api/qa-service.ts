@@ -9,7 +9,7 @@ import type { ChatMessage, DecodeMode, GenerationRequest, GenerationResult } fro
 import type { ScoredPassage } from '../retrieval/types.ts';
 import type { AnalyticsStore } from './analytics/store.ts';
 import type { GenerationBackend, RuntimeState } from './deps.ts';
-import { ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
+import { BadRequestError, ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { answerMessages, retrievalQuery, withPassages } from './prompt.ts';
 import type { AnswerBody, ChatBody } from './schemas.ts';
@@ -162,6 +162,13 @@ export class QaService {
     backend: GenerationBackend,
     receivedAt: number,
   ): PreparedGeneration {
+    if (!backend.modes.includes(request.mode)) {
+      throw new BadRequestError(
+        `mode "${request.mode}" is not available: no drafter model is loaded — use one of ${backend.modes.join(', ')}`,
+        'mode',
+        'mode_unavailable',
+      );
+    }
     const promptTokens = backend.countPromptTokens(request);
     const ctx = backend.contextLength;
     if (promptTokens >= ctx || (explicitMax && promptTokens + request.maxTokens > ctx)) {

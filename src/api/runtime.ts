@@ -6,7 +6,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
 import { Engine, type EngineLoadOptions } from '../engine/engine.ts';
-import type { GenerationCallbacks, GenerationRequest, GenerationResult } from '../engine/types.ts';
+import type {
+  DecodeMode,
+  GenerationCallbacks,
+  GenerationRequest,
+  GenerationResult,
+} from '../engine/types.ts';
 import { openCorpus } from '../retrieval/index.ts';
 import { paths } from '../util/paths.ts';
 import { CorpusAdapter } from './corpus-adapter.ts';
@@ -18,6 +23,10 @@ export class EngineBackend implements GenerationBackend {
     readonly engine: Engine,
     readonly modelId: string,
   ) {}
+
+  get modes(): readonly DecodeMode[] {
+    return this.engine.drafter ? ['ar', 'reference', 'model', 'hybrid'] : ['ar', 'reference', 'hybrid'];
+  }
 
   get contextLength(): number {
     return this.engine.target.config.contextLength;

@@ -27,6 +27,7 @@ export async function sharedBackend(): Promise<GenerationBackend> {
   const b = await testBackend();
   return {
     modelId: b.modelId,
+    modes: b.modes,
     contextLength: b.contextLength,
     countPromptTokens: (r) => b.countPromptTokens(r),
     generate: (r, cb) => b.generate(r, cb),
