@@ -35,14 +35,24 @@ async function greedyRows(lm: CausalLM, ids: number[]): Promise<{ argmax: number
   const t0 = performance.now();
   for (let s = 0; s < ids.length; s += 256) {
     const chunk = ids.slice(s, s + 256);
-    const l = await lm.forward(chunk, chunk.map((_, i) => s + i), null, cache);
-    for (let i = 0; i < l.rows; i++) out.push(argmax(l.data.subarray(i * l.vocabSize, (i + 1) * l.vocabSize)));
+    const l = await lm.forward(
+      chunk,
+      chunk.map((_, i) => s + i),
+      null,
+      cache,
+    );
+    for (let i = 0; i < l.rows; i++)
+      out.push(argmax(l.data.subarray(i * l.vocabSize, (i + 1) * l.vocabSize)));
   }
   return { argmax: out, ms: performance.now() - t0 };
 }
 
 /** @param seqs prompt+answer token sequences, with the index where the answer's predictions start */
-export async function drafterAgreement(gguf: string, targetDir: string, seqs: { ids: number[]; from: number }[]): Promise<SubsetResult[]> {
+export async function drafterAgreement(
+  gguf: string,
+  targetDir: string,
+  seqs: { ids: number[]; from: number }[],
+): Promise<SubsetResult[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-subsets-'));
   try {
     const target = await loadCausalLM(targetDir);
@@ -82,6 +92,9 @@ export function subsetsMarkdown(rs: SubsetResult[]): string {
   return [
     '| self-drafting layers | top-1 agreement with the target on answer tokens | forward cost vs target |',
     '| --- | --- | --- |',
-    ...rs.map((r) => `| ${r.name} | ${(100 * r.agreement).toFixed(1)}% (${r.positions} positions) | ${r.relCost.toFixed(2)} |`),
+    ...rs.map(
+      (r) =>
+        `| ${r.name} | ${(100 * r.agreement).toFixed(1)}% (${r.positions} positions) | ${r.relCost.toFixed(2)} |`,
+    ),
   ].join('\n');
 }

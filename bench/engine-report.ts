@@ -6,7 +6,9 @@ export interface QuestionRun {
   promptTokens: number;
   tokens: number;
   arTokens: number[];
-  modes: Partial<Record<DecodeMode, { stats: GenerationStats; same: boolean; copiedChars: number; textChars: number }>>;
+  modes: Partial<
+    Record<DecodeMode, { stats: GenerationStats; same: boolean; copiedChars: number; textChars: number }>
+  >;
 }
 
 export interface PeerRun {
@@ -43,7 +45,12 @@ export function speedups(questions: QuestionRun[], mode: DecodeMode): number[] {
     .map((q) => q.modes[mode]!.stats.decodeTokensPerSecond / q.modes.ar!.stats.decodeTokensPerSecond);
 }
 
-export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer: PeerRun | null, meta: ReportMeta): { markdown: string; svg: string } {
+export function renderReport(
+  questions: QuestionRun[],
+  modes: DecodeMode[],
+  peer: PeerRun | null,
+  meta: ReportMeta,
+): { markdown: string; svg: string } {
   const rows: string[] = [];
   rows.push(
     '| mode | decode tok/s (median) | speedup vs ar (median) | speedup p25–p75 | tokens / target forward | mean acceptance length | accepted / draft tokens by source | mean tree size | time share draft / verify / other | identical to ar |',
@@ -66,11 +73,18 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
     }
     const trees = runs.flatMap((r) => r.stats.treeSizes.filter((t) => t > 0));
     const time = runs.reduce(
-      (a, r) => ({ d: a.d + r.stats.timeMs.draft, v: a.v + r.stats.timeMs.verify, o: a.o + r.stats.timeMs.other }),
+      (a, r) => ({
+        d: a.d + r.stats.timeMs.draft,
+        v: a.v + r.stats.timeMs.verify,
+        o: a.o + r.stats.timeMs.other,
+      }),
       { d: 0, v: 0, o: 0 },
     );
     const tt = time.d + time.v + time.o || 1;
-    const src = [...bySource].map(([k, [a, d]]) => `${k} ${a}/${d} (${f((100 * a) / Math.max(1, d), 0)}%)`).join(', ') || '—';
+    const src =
+      [...bySource]
+        .map(([k, [a, d]]) => `${k} ${a}/${d} (${f((100 * a) / Math.max(1, d), 0)}%)`)
+        .join(', ') || '—';
     const same = runs.filter((r) => r.same).length;
     rows.push(
       `| ${mode} | ${f(median(tps), 1)} | ${mode === 'ar' ? '1.00' : f(median(sp))}× | ${mode === 'ar' ? '—' : `${f(quantile(sp, 0.25))}–${f(quantile(sp, 0.75))}`} | ` +
@@ -101,7 +115,8 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
   const mainTrees = mainRuns.flatMap((r) => r.stats.treeSizes);
   const meanS = 1 + mainTrees.reduce((a, b) => a + b, 0) / Math.max(1, mainTrees.length);
   const curve = meta.costCurve;
-  const verifyRatio = curve && curve.length > 2 ? curve[Math.min(curve.length - 1, Math.round(meanS))]! / curve[1]! : NaN;
+  const verifyRatio =
+    curve && curve.length > 2 ? curve[Math.min(curve.length - 1, Math.round(meanS))]! / curve[1]! : NaN;
   const dTime = mainRuns.reduce((a, r) => a + r.stats.timeMs.draft, 0);
   const allTime = mainRuns.reduce((a, r) => a + r.stats.timeMs.total - r.stats.timeMs.prefill, 0);
   const why =
@@ -126,7 +141,13 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
     ...perQ,
     '',
     ...(meta.costCurve
-      ? [`Target forward cost (ms) by tree size S, measured at start-up: ${[1, 2, 4, 8, 16, 32].filter((s) => s < meta.costCurve!.length).map((s) => `S=${s}: ${f(meta.costCurve![s]!, 0)}`).join(', ')}.`, '']
+      ? [
+          `Target forward cost (ms) by tree size S, measured at start-up: ${[1, 2, 4, 8, 16, 32]
+            .filter((s) => s < meta.costCurve!.length)
+            .map((s) => `S=${s}: ${f(meta.costCurve![s]!, 0)}`)
+            .join(', ')}.`,
+          '',
+        ]
       : []),
     'How the engine sizes its trees: the baseline rule is transformers\' "+2/−1" depth schedule with a fixed node budget; the default ' +
       'rule scores every tree node with the estimated probability that it lands on the accepted path (learned per request, per source and ' +
@@ -143,7 +164,13 @@ export function renderReport(questions: QuestionRun[], modes: DecodeMode[], peer
         ]
       : []),
   ].join('\n');
-  return { markdown, svg: chart(questions, modes.filter((m) => m !== 'ar')) };
+  return {
+    markdown,
+    svg: chart(
+      questions,
+      modes.filter((m) => m !== 'ar'),
+    ),
+  };
 }
 
 /** Per-question speedup vs ar, sorted by the best mode; reference lines at 1× and 2×. */
@@ -161,25 +188,38 @@ function chart(questions: QuestionRun[], modes: DecodeMode[]): string {
   const x = (j: number): number => left + ((j + 0.5) * (W - left - 10)) / Math.max(1, order.length);
   const y = (v: number): number => top + (1 - v / ymax) * (H - top - bottom);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${left}" y="16" font-size="13">Decode speedup vs ar per question (sorted by ${main}); lines at 1× and 2×</text>`);
+  parts.push(
+    `<text x="${left}" y="16" font-size="13">Decode speedup vs ar per question (sorted by ${main}); lines at 1× and 2×</text>`,
+  );
   for (let v = 0; v <= ymax; v++) {
-    parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 1 || v === 2 ? '#888' : '#eee'}" ${v === 2 ? 'stroke-dasharray="4 3"' : ''}/>`);
+    parts.push(
+      `<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 1 || v === 2 ? '#888' : '#eee'}" ${v === 2 ? 'stroke-dasharray="4 3"' : ''}/>`,
+    );
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}×</text>`);
   }
   const bw = Math.max(2, ((W - left - 10) / Math.max(1, order.length)) * 0.7);
   order.forEach(({ i, s }, j) => {
-    parts.push(`<rect x="${x(j) - bw / 2}" y="${y(s)}" width="${bw}" height="${Math.max(0, y(0) - y(s))}" fill="${colors[main] ?? '#59a14f'}" opacity="0.8"><title>${questions[i]!.id}: ${s.toFixed(2)}×</title></rect>`);
+    parts.push(
+      `<rect x="${x(j) - bw / 2}" y="${y(s)}" width="${bw}" height="${Math.max(0, y(0) - y(s))}" fill="${colors[main] ?? '#59a14f'}" opacity="0.8"><title>${questions[i]!.id}: ${s.toFixed(2)}×</title></rect>`,
+    );
     for (const m of modes) {
       if (m === main) continue;
       const v = speedups([questions[i]!], m)[0];
-      if (v !== undefined) parts.push(`<circle cx="${x(j)}" cy="${y(v)}" r="3" fill="${colors[m] ?? '#333'}"/>`);
+      if (v !== undefined)
+        parts.push(`<circle cx="${x(j)}" cy="${y(v)}" r="3" fill="${colors[m] ?? '#333'}"/>`);
     }
   });
   modes.forEach((m, k) => {
-    parts.push(`<rect x="${left + k * 110}" y="${H - 16}" width="10" height="10" fill="${colors[m] ?? '#333'}"/>`);
-    parts.push(`<text x="${left + k * 110 + 14}" y="${H - 7}">${m}${m === main ? ' (bars)' : ' (dots)'}</text>`);
+    parts.push(
+      `<rect x="${left + k * 110}" y="${H - 16}" width="10" height="10" fill="${colors[m] ?? '#333'}"/>`,
+    );
+    parts.push(
+      `<text x="${left + k * 110 + 14}" y="${H - 7}">${m}${m === main ? ' (bars)' : ' (dots)'}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n');

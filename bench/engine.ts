@@ -34,7 +34,12 @@ async function main(): Promise<void> {
   // --render FILE: re-render docs from a saved --json run (no model runs)
   const saved = flag('render');
   if (saved) {
-    const j = JSON.parse(fs.readFileSync(saved, 'utf8')) as { questions: QuestionRun[]; peer: PeerRun | null; modes: DecodeMode[]; meta: Parameters<typeof renderReport>[3] };
+    const j = JSON.parse(fs.readFileSync(saved, 'utf8')) as {
+      questions: QuestionRun[];
+      peer: PeerRun | null;
+      modes: DecodeMode[];
+      meta: Parameters<typeof renderReport>[3];
+    };
     const report = renderReport(j.questions, j.modes, j.peer, j.meta);
     console.log(report.markdown);
     if (!has('no-write')) {
@@ -59,7 +64,11 @@ async function main(): Promise<void> {
     .map((l) => JSON.parse(l) as { id: string; question: string })
     .slice(0, limit);
 
-  const engine = await Engine.load({ model: modelDir, drafter: flag('drafter') ?? 'auto', drafterVariant: flag('drafter-variant') });
+  const engine = await Engine.load({
+    model: modelDir,
+    drafter: flag('drafter') ?? 'auto',
+    drafterVariant: flag('drafter-variant'),
+  });
   const runModes = modes.filter((m) => m !== 'model' || engine.drafter);
   if (runModes.length < modes.length) console.error('bench: no drafter model loaded — skipping mode "model"');
   const corpus = await openCorpus(flag('data') ?? paths.data(), { readOnly: true });
@@ -73,10 +82,19 @@ async function main(): Promise<void> {
     const qModes = runModes.filter((m) => m !== 'model' || qi % modelEvery === 0);
     const order = qModes.map((_, i) => qModes[(i + qi) % qModes.length]!);
     for (const mode of order) {
-      results.set(mode, await engine.generate({ messages, passages, maxTokens, sampling: { temperature: 0 }, mode }));
+      results.set(
+        mode,
+        await engine.generate({ messages, passages, maxTokens, sampling: { temperature: 0 }, mode }),
+      );
     }
     const ar = results.get('ar')!;
-    const run: QuestionRun = { id: item.id, promptTokens: ar.stats.promptTokens, tokens: ar.tokens.length, arTokens: ar.tokens, modes: {} };
+    const run: QuestionRun = {
+      id: item.id,
+      promptTokens: ar.stats.promptTokens,
+      tokens: ar.tokens.length,
+      arTokens: ar.tokens,
+      modes: {},
+    };
     for (const [mode, r] of results) {
       const same = r.tokens.length === ar.tokens.length && r.tokens.every((t, i) => t === ar.tokens[i]);
       if (!same) {
@@ -84,11 +102,19 @@ async function main(): Promise<void> {
         const at = r.tokens.findIndex((t, i) => t !== ar.tokens[i]);
         console.error(`MISMATCH ${item.id} ${mode}: first difference at token ${at}`);
       }
-      run.modes[mode] = { stats: r.stats, same, copiedChars: r.copiedSpans.reduce((a, s) => a + s.text.length, 0), textChars: r.text.length };
+      run.modes[mode] = {
+        stats: r.stats,
+        same,
+        copiedChars: r.copiedSpans.reduce((a, s) => a + s.text.length, 0),
+        textChars: r.text.length,
+      };
     }
     questions.push(run);
     const line = qModes
-      .map((m) => `${m} ${run.modes[m]!.stats.decodeTokensPerSecond.toFixed(1)} tok/s ${run.modes[m]!.stats.tokensPerStep.toFixed(2)} t/f`)
+      .map(
+        (m) =>
+          `${m} ${run.modes[m]!.stats.decodeTokensPerSecond.toFixed(1)} tok/s ${run.modes[m]!.stats.tokensPerStep.toFixed(2)} t/f`,
+      )
       .join(' | ');
     console.error(`[${qi + 1}/${items.length}] ${item.id} ${ar.tokens.length} tok: ${line}`);
   }
@@ -122,7 +148,8 @@ async function main(): Promise<void> {
   };
   const report = renderReport(questions, runModes, peer, meta);
   console.log(report.markdown);
-  if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer, modes: runModes, meta }, null, 1));
+  if (flag('json'))
+    fs.writeFileSync(flag('json')!, JSON.stringify({ questions, peer, modes: runModes, meta }, null, 1));
   if (!has('no-write')) {
     writeSection(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), report.markdown);
     fs.writeFileSync(path.join(repoRoot, 'docs', 'speedup.svg'), report.svg);
@@ -134,7 +161,14 @@ async function main(): Promise<void> {
 }
 
 /** transformers.js greedy on the Optimum export (written next to the model when missing). */
-async function runPeer(engine: Engine, modelDir: string, items: { question: string }[], k: number, maxTokens: number, runs: QuestionRun[]): Promise<PeerRun | null> {
+async function runPeer(
+  engine: Engine,
+  modelDir: string,
+  items: { question: string }[],
+  k: number,
+  maxTokens: number,
+  runs: QuestionRun[],
+): Promise<PeerRun | null> {
   const exportRoot = path.join(paths.models(), 'optimum-export');
   const exportDir = path.join(exportRoot, 'smollm2');
   const gguf = path.join(modelDir, 'model.gguf');
@@ -160,7 +194,12 @@ async function runPeer(engine: Engine, modelDir: string, items: { question: stri
       const t0 = performance.now();
       await model.generate({ input_ids, attention_mask, max_new_tokens: 1, do_sample: false } as never);
       const t1 = performance.now();
-      const res = (await model.generate({ input_ids, attention_mask, max_new_tokens: maxTokens, do_sample: false } as never)) as { data: BigInt64Array };
+      const res = (await model.generate({
+        input_ids,
+        attention_mask,
+        max_new_tokens: maxTokens,
+        do_sample: false,
+      } as never)) as { data: BigInt64Array };
       const t2 = performance.now();
       const theirs = Array.from(res.data, Number).slice(ids.length);
       const eos = new Set(engine.tokenizer.eosIds);
@@ -171,13 +210,17 @@ async function runPeer(engine: Engine, modelDir: string, items: { question: stri
       const ar = runs[qi]!;
       out.total++;
       if (toks.length === ar.arTokens.length && toks.every((t, i) => t === ar.arTokens[i])) out.same++;
-      console.error(`[peer ${qi + 1}/${items.length}] transformers.js ${out.tokPerSec[out.tokPerSec.length - 1]!.toFixed(1)} tok/s`);
+      console.error(
+        `[peer ${qi + 1}/${items.length}] transformers.js ${out.tokPerSec[out.tokPerSec.length - 1]!.toFixed(1)} tok/s`,
+      );
     }
     await corpus.close();
     await model.dispose();
     return out;
   } catch (err) {
-    console.error(`bench: transformers.js peer skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    console.error(
+      `bench: transformers.js peer skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
     return null;
   }
 }

@@ -77,7 +77,12 @@ export class ModelDrafter implements DraftSource {
       this.cached.length = common;
     }
     const missing = tokens.slice(common);
-    let logits = await this.model.forward(missing, missing.map((_, i) => common + i), null, this.cache);
+    let logits = await this.model.forward(
+      missing,
+      missing.map((_, i) => common + i),
+      null,
+      this.cache,
+    );
     this.cached.push(...missing);
     let row = logitsRow(logits, logits.rows - 1);
 

@@ -7,7 +7,10 @@
  * clean boundary instead of whole prefixes: O(n) small decodes, exact at clean boundaries.
  * A token that ends inside a character gets the offset of the character's start.
  */
-export function tokenCharOffsets(tokens: readonly number[], decode: (ids: readonly number[]) => string): Int32Array {
+export function tokenCharOffsets(
+  tokens: readonly number[],
+  decode: (ids: readonly number[]) => string,
+): Int32Array {
   // offsets[i] = char offset where token i starts; offsets[n] = total length.
   const n = tokens.length;
   const offsets = new Int32Array(n + 1);

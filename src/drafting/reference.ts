@@ -12,7 +12,14 @@
 import type { DraftSourceKind } from '../engine/types.ts';
 import { NgramIndex } from './ngram-index.ts';
 import { tokenCharOffsets } from './offsets.ts';
-import type { DraftBudget, DraftCandidate, DraftContext, DraftOutcome, DraftSource, Provenance } from './types.ts';
+import type {
+  DraftBudget,
+  DraftCandidate,
+  DraftContext,
+  DraftOutcome,
+  DraftSource,
+  Provenance,
+} from './types.ts';
 
 export interface ReferencePassage {
   id: number;
@@ -86,7 +93,11 @@ export class ReferenceDrafter implements DraftSource {
       if (this.passageSeq.has(p.id)) continue;
       const tokens = tokenizer.encode(p.text);
       const seq = this.index.add(tokens);
-      this.info.push({ kind: 'passage', passageId: p.id, charOffsets: tokenCharOffsets(tokens, (ids) => tokenizer.decode(ids)) });
+      this.info.push({
+        kind: 'passage',
+        passageId: p.id,
+        charOffsets: tokenCharOffsets(tokens, (ids) => tokenizer.decode(ids)),
+      });
       this.passageSeq.set(p.id, seq);
     }
   }
@@ -115,7 +126,8 @@ export class ReferenceDrafter implements DraftSource {
       return;
     }
     const own = this.index.seqs[this.contextSeq]!.tokens;
-    if (ctx.tokens.length < own.length) throw new Error('reference drafter: the context shrank; use one drafter per request');
+    if (ctx.tokens.length < own.length)
+      throw new Error('reference drafter: the context shrank; use one drafter per request');
     for (let i = own.length; i < ctx.tokens.length; i++) own.push(ctx.tokens[i]!);
     this.index.extend(this.contextSeq);
   }
@@ -163,7 +175,12 @@ export class ReferenceDrafter implements DraftSource {
     const chosen = out.slice(0, budget.maxBranches);
     this.last = chosen.map((c) => ({ tokens: c.tokens, key: `${c.provenance.kind}:${bucketOf(c.n)}` }));
     this.lastLen = ctxTokens.length;
-    return chosen.map(({ tokens, provenance, confidence, acceptProbs }) => ({ tokens, provenance, confidence, acceptProbs }));
+    return chosen.map(({ tokens, provenance, confidence, acceptProbs }) => ({
+      tokens,
+      provenance,
+      confidence,
+      acceptProbs,
+    }));
   }
 
   private stats(kind: string, n: number): MatchStats {
@@ -179,7 +196,9 @@ export class ReferenceDrafter implements DraftSource {
   private provenanceOf(seq: number, start: number): Provenance {
     const info = this.info[seq]!;
     if (info.kind === 'passage') return { kind: 'passage', passageId: info.passageId!, offset: start };
-    return start < this.promptLength ? { kind: 'prompt', offset: start } : { kind: 'output', offset: start - this.promptLength };
+    return start < this.promptLength
+      ? { kind: 'prompt', offset: start }
+      : { kind: 'output', offset: start - this.promptLength };
   }
 
   observe(outcome: DraftOutcome): void {
@@ -193,7 +212,8 @@ export class ReferenceDrafter implements DraftSource {
       while (m < p.tokens.length && m < emitted.length && p.tokens[m] === emitted[m]) m++;
       st.first += EMA * ((m >= 1 ? 1 : 0) - st.first);
       // continuation evidence: positions 1..m (hits) and the miss at m, when observable
-      for (let j = 1; j <= m && j < p.tokens.length && j < emitted.length; j++) st.cont += EMA * ((j < m ? 1 : 0) - st.cont);
+      for (let j = 1; j <= m && j < p.tokens.length && j < emitted.length; j++)
+        st.cont += EMA * ((j < m ? 1 : 0) - st.cont);
     }
     this.last = [];
     if (outcome.draftTokens === 0) return;

@@ -97,7 +97,9 @@ export class DraftTree {
    */
   prune(scores: readonly number[], n: number): DraftTree {
     if (n >= this.size - 1) return this;
-    const order = Array.from({ length: this.size - 1 }, (_, i) => i + 1).sort((a, b) => scores[b]! - scores[a]! || a - b);
+    const order = Array.from({ length: this.size - 1 }, (_, i) => i + 1).sort(
+      (a, b) => scores[b]! - scores[a]! || a - b,
+    );
     const keep = new Set(order.slice(0, Math.max(0, n)));
     const out = new DraftTree(this.tokens[0]!);
     const newId = new Map<number, number>([[0, 0]]);

@@ -8,7 +8,11 @@ import type { DraftSourceKind } from '../engine/types.ts';
 
 /** Where a candidate came from. */
 export type Provenance =
-  | { kind: 'passage'; passageId: number; /** token offset of the candidate's first token in the passage's token sequence */ offset: number }
+  | {
+      kind: 'passage';
+      passageId: number;
+      /** token offset of the candidate's first token in the passage's token sequence */ offset: number;
+    }
   | { kind: 'prompt'; offset: number }
   | { kind: 'output'; offset: number }
   | { kind: 'model'; model: string };

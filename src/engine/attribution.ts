@@ -39,12 +39,31 @@ export function copiedSpans(
       continue;
     }
     let j = i + 1;
-    while (j < copies.length && copies[j]?.passageId === c.passageId && copies[j]!.token === c.token + (j - i)) j++;
-    const span = toSpan(c.passageId, c.token, c.token + (j - i), tokenOffsets[i]!, tokenOffsets[j]!, answer, passages, chars);
+    while (
+      j < copies.length &&
+      copies[j]?.passageId === c.passageId &&
+      copies[j]!.token === c.token + (j - i)
+    )
+      j++;
+    const span = toSpan(
+      c.passageId,
+      c.token,
+      c.token + (j - i),
+      tokenOffsets[i]!,
+      tokenOffsets[j]!,
+      answer,
+      passages,
+      chars,
+    );
     if (span) {
       const prev = out[out.length - 1];
       // Two runs of the same passage that touch in both texts are one citation.
-      if (prev && prev.passageId === span.passageId && prev.answerEnd === span.answerStart && prev.sourceEnd === span.sourceStart) {
+      if (
+        prev &&
+        prev.passageId === span.passageId &&
+        prev.answerEnd === span.answerStart &&
+        prev.sourceEnd === span.sourceStart
+      ) {
         prev.answerEnd = span.answerEnd;
         prev.sourceEnd = span.sourceEnd;
         prev.text += span.text;
@@ -68,11 +87,11 @@ function toSpan(
   const p = passages.get(passageId);
   const range = chars.passageChars(passageId, fromTok, toTok);
   if (!p || !range) return null;
-  let [s, e] = range;
+  const s = range[0];
   // A stop string may have cut the answer inside the span.
   const cut = Math.max(0, answerEnd - answer.length);
   answerEnd -= cut;
-  e -= cut;
+  const e = range[1] - cut;
   // Whitespace-only or empty copies are not citations.
   if (answerEnd <= answerStart || e <= s) return null;
   const text = answer.slice(answerStart, answerEnd);

@@ -49,13 +49,21 @@ export class BudgetPolicy {
 
   /** What sources may propose this step (the cost rule prunes afterwards). */
   next(): DraftBudget {
-    return { maxTokens: this.maxNodes, maxDepth: Math.min(this.depth, this.maxNodes), maxBranches: this.maxBranches };
+    return {
+      maxTokens: this.maxNodes,
+      maxDepth: Math.min(this.depth, this.maxNodes),
+      maxBranches: this.maxBranches,
+    };
   }
 
   /** Forward cost of s tokens, relative units. */
   cost(s: number): number {
     const c = this.opts.costCurve;
-    if (c && c.length > 1) return c[Math.min(s, c.length - 1)]! + (s >= c.length ? (s - c.length + 1) * (c[c.length - 1]! - c[c.length - 2]!) : 0);
+    if (c && c.length > 1)
+      return (
+        c[Math.min(s, c.length - 1)]! +
+        (s >= c.length ? (s - c.length + 1) * (c[c.length - 1]! - c[c.length - 2]!) : 0)
+      );
     return 1 + DEFAULT_SLOPE * (s - 1);
   }
 

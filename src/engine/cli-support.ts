@@ -12,12 +12,18 @@ export interface SamplingFlags {
 export const MODES: readonly DecodeMode[] = ['ar', 'reference', 'model', 'hybrid'];
 
 export function parseMode(v: string): DecodeMode {
-  if (!MODES.includes(v as DecodeMode)) throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${MODES.join(', ')}` });
+  if (!MODES.includes(v as DecodeMode))
+    throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${MODES.join(', ')}` });
   return v as DecodeMode;
 }
 
 export function parseSampling(o: SamplingFlags): SamplingParams {
-  const num = (v: string | undefined, flag: string, ok: (n: number) => boolean, what: string): number | undefined => {
+  const num = (
+    v: string | undefined,
+    flag: string,
+    ok: (n: number) => boolean,
+    what: string,
+  ): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
     if (!Number.isFinite(n) || !ok(n)) throw new RagspecError(`${flag} must be ${what}, got "${v}"`);

@@ -42,7 +42,11 @@ export function cachedCostCurve(modelKey: string): CostCurve | null {
 }
 
 /** Measure (minimum of `reps`) and cache. Takes a few seconds on a 2-core CPU. */
-export async function measureCostCurve(lm: CausalLM, modelKey: string, opts: { past?: number; reps?: number; maxS?: number } = {}): Promise<CostCurve> {
+export async function measureCostCurve(
+  lm: CausalLM,
+  modelKey: string,
+  opts: { past?: number; reps?: number; maxS?: number } = {},
+): Promise<CostCurve> {
   const past = opts.past ?? 256;
   const reps = opts.reps ?? 7;
   const maxS = opts.maxS ?? 64;
@@ -50,7 +54,12 @@ export async function measureCostCurve(lm: CausalLM, modelKey: string, opts: { p
   const ids = Array.from({ length: past }, (_, i) => 100 + (i % 1000));
   for (let s = 0; s < past; s += 128) {
     const chunk = ids.slice(s, s + 128);
-    await lm.forward(chunk, chunk.map((_, i) => s + i), null, base);
+    await lm.forward(
+      chunk,
+      chunk.map((_, i) => s + i),
+      null,
+      base,
+    );
   }
   // Sizes are measured round-robin (each rep visits every size) and the minimum is kept:
   // on a shared machine interference only ever adds time, and drifting load hits all sizes.
@@ -61,7 +70,12 @@ export async function measureCostCurve(lm: CausalLM, modelKey: string, opts: { p
       const cache = base.clone();
       const toks = Array.from({ length: s }, (_, i) => 200 + i);
       const t0 = performance.now();
-      await lm.forward(toks, toks.map((_, i) => past + i), null, cache);
+      await lm.forward(
+        toks,
+        toks.map((_, i) => past + i),
+        null,
+        cache,
+      );
       const dt = performance.now() - t0;
       measured.set(s, Math.min(measured.get(s) ?? Infinity, dt));
     }
@@ -84,7 +98,10 @@ function interpolate(measured: Map<number, number>, maxS: number): number[] {
   for (let s = 1; s <= maxS; s++) {
     const hi = xs.find((x) => x >= s) ?? xs[xs.length - 1]!;
     const lo = [...xs].reverse().find((x) => x <= s) ?? xs[0]!;
-    const v = hi === lo ? measured.get(lo)! : measured.get(lo)! + ((measured.get(hi)! - measured.get(lo)!) * (s - lo)) / (hi - lo);
+    const v =
+      hi === lo
+        ? measured.get(lo)!
+        : measured.get(lo)! + ((measured.get(hi)! - measured.get(lo)!) * (s - lo)) / (hi - lo);
     ms.push(Math.max(v, ms[s - 1]!));
   }
   return ms;

@@ -29,7 +29,13 @@ import { BudgetPolicy, type BudgetOptions } from './budget.ts';
 import { cachedCostCurve, measureCostCurve, type CostCurve } from './cost-curve.ts';
 import { runLoop, type PlannedSource } from './loop.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import type { ChatMessage, DecodeMode, GenerationCallbacks, GenerationRequest, GenerationResult } from './types.ts';
+import type {
+  ChatMessage,
+  DecodeMode,
+  GenerationCallbacks,
+  GenerationRequest,
+  GenerationResult,
+} from './types.ts';
 
 export interface EngineLoadOptions {
   /** Target model folder (converted) — default `paths.targetModel()`. */
@@ -84,8 +90,16 @@ export class Engine {
     if (which === 'auto') {
       // The self-drafting model is built from the target's GGUF on first use (a few seconds).
       const gguf = path.join(dir, 'model.gguf');
-      if (!hasVariant(dir, SELF_DRAFT_VARIANT) && hasVariant(dir, opts.variant ?? 'int4') && fs.existsSync(gguf)) {
-        await convertGguf(gguf, dir, { weights: 'int4', layers: DEFAULT_DRAFT_LAYERS, name: SELF_DRAFT_VARIANT });
+      if (
+        !hasVariant(dir, SELF_DRAFT_VARIANT) &&
+        hasVariant(dir, opts.variant ?? 'int4') &&
+        fs.existsSync(gguf)
+      ) {
+        await convertGguf(gguf, dir, {
+          weights: 'int4',
+          layers: DEFAULT_DRAFT_LAYERS,
+          name: SELF_DRAFT_VARIANT,
+        });
       }
       if (hasVariant(dir, SELF_DRAFT_VARIANT)) {
         const lm = await loadCausalLM(dir, { ...session, variant: SELF_DRAFT_VARIANT });
@@ -96,10 +110,13 @@ export class Engine {
       assertSameTokenizer(tokenizer, other, which);
       const lm = await loadCausalLM(which, { ...session, variant: opts.drafterVariant });
       if (lm.config.vocabSize !== target.config.vocabSize) {
-        throw new RagspecError(`drafter ${which} has a ${lm.config.vocabSize}-token vocabulary, the target ${target.config.vocabSize}`, {
-          code: 'tokenizer_mismatch',
-          hint: 'a drafter must share the target model’s tokenizer',
-        });
+        throw new RagspecError(
+          `drafter ${which} has a ${lm.config.vocabSize}-token vocabulary, the target ${target.config.vocabSize}`,
+          {
+            code: 'tokenizer_mismatch',
+            hint: 'a drafter must share the target model’s tokenizer',
+          },
+        );
       }
       drafter = new ModelDrafter(lm, { name: path.basename(which), eosIds: tokenizer.eosIds });
     }
@@ -120,7 +137,10 @@ export class Engine {
   promptTokens(req: Pick<GenerationRequest, 'messages' | 'prompt'>): number[] {
     if (req.messages && req.messages.length > 0) return this.tokenizer.encode(this.renderChat(req.messages));
     if (req.prompt !== undefined && req.prompt.length > 0) return this.tokenizer.encode(req.prompt);
-    throw new RagspecError('a request needs `messages` or a non-empty `prompt`', { code: 'bad_request', status: 400 });
+    throw new RagspecError('a request needs `messages` or a non-empty `prompt`', {
+      code: 'bad_request',
+      status: 400,
+    });
   }
 
   /** Generate (queued behind any running request). */
@@ -151,7 +171,10 @@ export class Engine {
       this.drafter.reset();
       sources.push({ source: this.drafter, fallback: mode === 'hybrid' });
     }
-    const budget = new BudgetPolicy({ ...this.budgetDefaults, costCurve: this.budgetDefaults.costCurve ?? this.costCurve?.ms });
+    const budget = new BudgetPolicy({
+      ...this.budgetDefaults,
+      costCurve: this.budgetDefaults.costCurve ?? this.costCurve?.ms,
+    });
     const out = await runLoop(
       {
         target: this.target,
@@ -177,7 +200,13 @@ export class Engine {
             reference,
           )
         : [];
-    return { text: out.text, tokens: out.tokens, finishReason: out.finishReason, copiedSpans: spans, stats: out.stats };
+    return {
+      text: out.text,
+      tokens: out.tokens,
+      finishReason: out.finishReason,
+      copiedSpans: spans,
+      stats: out.stats,
+    };
   }
 
   async dispose(): Promise<void> {
@@ -188,7 +217,9 @@ export class Engine {
 
 function hasVariant(dir: string, variant: string): boolean {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'ragspec-model.json'), 'utf8')) as { variants?: Record<string, unknown> };
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'ragspec-model.json'), 'utf8')) as {
+      variants?: Record<string, unknown>;
+    };
     return Boolean(m.variants?.[variant]);
   } catch {
     return false;
@@ -206,6 +237,7 @@ export function assertSameTokenizer(target: TextTokenizer, drafter: TextTokenize
   };
   if (target.vocabSize !== drafter.vocabSize) bad(`${drafter.vocabSize} tokens vs ${target.vocabSize}`);
   for (let id = 0; id < target.vocabSize; id++) {
-    if (target.idToToken(id) !== drafter.idToToken(id)) bad(`token ${id} is "${drafter.idToToken(id)}" there, "${target.idToToken(id)}" here`);
+    if (target.idToToken(id) !== drafter.idToToken(id))
+      bad(`token ${id} is "${drafter.idToToken(id)}" there, "${target.idToToken(id)}" here`);
   }
 }

@@ -14,7 +14,13 @@ import { OutputText } from './output.ts';
 import { StatsCollector } from './stats.ts';
 import type { PrefixCache } from './prefix-cache.ts';
 import type { TokenCopy } from './attribution.ts';
-import type { DraftSourceKind, FinishReason, GenerationCallbacks, GenerationStats, SamplingParams } from './types.ts';
+import type {
+  DraftSourceKind,
+  FinishReason,
+  GenerationCallbacks,
+  GenerationStats,
+  SamplingParams,
+} from './types.ts';
 
 /** A draft source with its role: `fallback` sources are asked only when the ones before had
  * nothing to offer or their recent acceptance is below `fallbackBelow`. */
@@ -63,11 +69,16 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
   const seed = o.sampling.seed ?? randomSeed();
   const rng = new Rng(seed);
   const budget = o.budget ?? new BudgetPolicy();
-  const output = new OutputText(o.tokenizer, { maxTokens: o.maxTokens, eosIds: o.eosIds, stop: o.stop ?? [] }, cb.onText);
+  const output = new OutputText(
+    o.tokenizer,
+    { maxTokens: o.maxTokens, eosIds: o.eosIds, stop: o.stop ?? [] },
+    cb.onText,
+  );
   const copies: (TokenCopy | null)[] = [];
   const prompt = o.promptTokens;
   const ctxLimit = target.config.contextLength;
-  if (prompt.length === 0) throw new RagspecError('the prompt is empty', { code: 'bad_request', status: 400 });
+  if (prompt.length === 0)
+    throw new RagspecError('the prompt is empty', { code: 'bad_request', status: 400 });
   if (prompt.length >= ctxLimit) {
     throw new RagspecError(`the prompt has ${prompt.length} tokens; the model's context holds ${ctxLimit}`, {
       code: 'context_length',
@@ -89,7 +100,12 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
   for (let s = hit?.length ?? 0; s < prefix.length && !aborted(); s += chunk) {
     const e = Math.min(prefix.length, s + chunk);
     const ids = prefix.slice(s, e);
-    await target.forward(ids, ids.map((_, i) => s + i), null, cache);
+    await target.forward(
+      ids,
+      ids.map((_, i) => s + i),
+      null,
+      cache,
+    );
   }
   if (!aborted()) o.prefixCache?.store(prefix, cache);
   stats.time.prefill = performance.now() - t0;
@@ -116,7 +132,12 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     const candidates: DraftCandidate[] = [];
     const sourceOf = new Map<Provenance, DraftSource>();
     if (maxDepth > 0) {
-      const dctx: DraftContext = { tokens: context, promptLength: prompt.length, temperature: o.sampling.temperature, sampling: o.sampling };
+      const dctx: DraftContext = {
+        tokens: context,
+        promptLength: prompt.length,
+        temperature: o.sampling.temperature,
+        sampling: o.sampling,
+      };
       const sampled = o.sampling.temperature > 0;
       let used = 0;
       let weak = true; // nothing yet, or only low-acceptance candidates
@@ -179,7 +200,9 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
       if (output.tokens.length > before) {
         const origin = i < result.path.length ? tree.origins[result.path[i]!] : null;
         const prov = origin?.provenance;
-        copies.push(prov?.kind === 'passage' ? { passageId: prov.passageId, token: prov.offset + origin!.index } : null);
+        copies.push(
+          prov?.kind === 'passage' ? { passageId: prov.passageId, token: prov.offset + origin!.index } : null,
+        );
         context.push(emitted[i]!);
       }
       pushed++;
@@ -203,7 +226,11 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
       acceptByKind[prov.kind] = (acceptByKind[prov.kind] ?? 0) + 1;
     }
     for (const { source } of o.sources) {
-      source.observe({ draftTokens: draftBy.get(source) ?? 0, acceptedTokens: acceptBy.get(source) ?? 0, context });
+      source.observe({
+        draftTokens: draftBy.get(source) ?? 0,
+        acceptedTokens: acceptBy.get(source) ?? 0,
+        context,
+      });
     }
     let treeDepth = 0;
     for (const d of tree.depths) treeDepth = Math.max(treeDepth, d);

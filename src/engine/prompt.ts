@@ -9,7 +9,10 @@ import type { ChatMessage } from './types.ts';
 export const ANSWER_SYSTEM_PROMPT =
   'You answer questions about the documents below. Use only their content, copy their wording where it answers the question, and cite passages as [n]. If the documents do not contain the answer, say so.';
 
-export function answerMessages(question: string, passages: readonly Pick<Passage, 'title' | 'path' | 'text'>[]): ChatMessage[] {
+export function answerMessages(
+  question: string,
+  passages: readonly Pick<Passage, 'title' | 'path' | 'text'>[],
+): ChatMessage[] {
   const docs = passages.map((p, i) => `[${i + 1}] ${p.title} (${p.path})\n${p.text.trim()}`).join('\n\n');
   return [
     { role: 'system', content: `${ANSWER_SYSTEM_PROMPT}\n\n${docs}` },

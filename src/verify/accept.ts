@@ -56,7 +56,8 @@ export function childrenOf(parents: readonly number[]): number[][] {
   const children: number[][] = parents.map(() => []);
   for (let i = 1; i < parents.length; i++) {
     const p = parents[i]!;
-    if (p < 0 || p >= i) throw new Error(`draft tree: node ${i} has parent ${p}; parents must precede children`);
+    if (p < 0 || p >= i)
+      throw new Error(`draft tree: node ${i} has parent ${p}; parents must precede children`);
     children[p]!.push(i);
   }
   return children;

@@ -11,8 +11,24 @@ describe('ModelDrafter', () => {
     const target = new ToyLM({ seed: 4, vocab: 15 });
     const drafter = new ModelDrafter(new ToyLM({ seed: 4, vocab: 15 }), { name: 'twin', gamma: 4 });
     const prompt = [1, 2, 3, 4];
-    const ar = await runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 30, sampling: greedy, sources: [] });
-    const sd = await runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 30, sampling: greedy, sources: [{ source: drafter }] });
+    const ar = await runLoop({
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: prompt,
+      maxTokens: 30,
+      sampling: greedy,
+      sources: [],
+    });
+    const sd = await runLoop({
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: prompt,
+      maxTokens: 30,
+      sampling: greedy,
+      sources: [{ source: drafter }],
+    });
     expect(sd.tokens).toEqual(ar.tokens);
     // every draft token accepted: 4 drafted + 1 bonus per step
     expect(sd.stats.acceptedTokens).toBe(sd.stats.draftTokens);
@@ -23,13 +39,32 @@ describe('ModelDrafter', () => {
   it('a different drafter is often wrong: rollback keeps its cache in sync and the output is AR', async () => {
     for (const seed of [1, 2, 3, 5, 8]) {
       const target = new ToyLM({ seed, vocab: 15 });
-      const drafter = new ModelDrafter(new ToyLM({ seed: seed + 100, vocab: 15, markovWeight: 2 }), { name: 'other', gamma: 3 });
+      const drafter = new ModelDrafter(new ToyLM({ seed: seed + 100, vocab: 15, markovWeight: 2 }), {
+        name: 'other',
+        gamma: 3,
+      });
       const prompt = [seed % 15, 7, 7, 2];
-      const ar = await runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 40, sampling: greedy, sources: [] });
+      const ar = await runLoop({
+        target,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: prompt,
+        maxTokens: 40,
+        sampling: greedy,
+        sources: [],
+      });
       // the drafter is shared across two requests in a row (reset in between)
       for (let r = 0; r < 2; r++) {
         drafter.reset();
-        const sd = await runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 40, sampling: greedy, sources: [{ source: drafter }] });
+        const sd = await runLoop({
+          target,
+          tokenizer: toyTokenizer,
+          eosIds: [],
+          promptTokens: prompt,
+          maxTokens: 40,
+          sampling: greedy,
+          sources: [{ source: drafter }],
+        });
         expect(sd.tokens).toEqual(ar.tokens);
       }
     }
@@ -40,9 +75,22 @@ describe('ModelDrafter', () => {
     const drafter = new ModelDrafter(new ToyLM({ seed: 9, vocab: 15 }), { name: 'twin', gamma: 3 });
     const ref = new ReferenceDrafter([{ id: 1, text: 'zzzz' }], toyTokenizer, { selfReference: false });
     const prompt = [3, 1, 4];
-    const ar = await runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 20, sampling: greedy, sources: [] });
+    const ar = await runLoop({
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: prompt,
+      maxTokens: 20,
+      sampling: greedy,
+      sources: [],
+    });
     const out = await runLoop({
-      target, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 20, sampling: greedy,
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: prompt,
+      maxTokens: 20,
+      sampling: greedy,
       sources: [{ source: ref }, { source: drafter, fallback: true }],
     });
     expect(out.tokens).toEqual(ar.tokens);
@@ -53,7 +101,15 @@ describe('ModelDrafter', () => {
     const target = new ToyLM({ seed: 6, vocab: 15 });
     const run = async () => {
       const drafter = new ModelDrafter(new ToyLM({ seed: 60, vocab: 15 }), { name: 'other', gamma: 3 });
-      return runLoop({ target, tokenizer: toyTokenizer, eosIds: [], promptTokens: [1, 2], maxTokens: 25, sampling: { temperature: 0.9, topP: 0.95, seed: 11 }, sources: [{ source: drafter }] });
+      return runLoop({
+        target,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: [1, 2],
+        maxTokens: 25,
+        sampling: { temperature: 0.9, topP: 0.95, seed: 11 },
+        sources: [{ source: drafter }],
+      });
     };
     const a = await run();
     const b = await run();

@@ -6,7 +6,11 @@ import { tokenCharOffsets } from '../../src/drafting/offsets.ts';
 /** Word-level toy tokenizer over a fixed vocabulary: tokens are " word" pieces. */
 const words = ['<eos>', ' the', ' cat', ' sat', ' on', ' mat', ' dog', ' ran', ' far', ' a', ' big'];
 const tok = {
-  encode: (text: string): number[] => text.split(/(?= )/).filter(Boolean).map((w) => words.indexOf(w)),
+  encode: (text: string): number[] =>
+    text
+      .split(/(?= )/)
+      .filter(Boolean)
+      .map((w) => words.indexOf(w)),
   decode: (ids: readonly number[]): string => ids.map((i) => words[i]).join(''),
 };
 const budget = { maxTokens: 32, maxDepth: 4, maxBranches: 4 };
@@ -39,7 +43,9 @@ describe('ReferenceDrafter', () => {
   });
 
   it('offers several branches for an ambiguous short match, longest match first', () => {
-    const d = new ReferenceDrafter([{ id: 1, text: ' the cat sat the dog ran' }], tok, { selfReference: false });
+    const d = new ReferenceDrafter([{ id: 1, text: ' the cat sat the dog ran' }], tok, {
+      selfReference: false,
+    });
     // " the" occurs twice: two branches, " cat…" and " dog…" (more recent first on equal votes).
     const c = d.propose({ tokens: tok.encode(' a the'), promptLength: 2, temperature: 0 }, budget);
     expect(c.map((x) => tok.decode(x.tokens))).toEqual([' dog ran', ' cat sat the dog']);
@@ -81,8 +87,11 @@ describe('ReferenceDrafter', () => {
     const d = new ReferenceDrafter([{ id: 1, text }], tok);
     const ctx = tok.encode(text.slice(0, 200));
     const t0 = performance.now();
-    for (let i = 0; i < 200; i++) d.propose({ tokens: ctx, promptLength: ctx.length, temperature: 0 }, budget);
-    console.log(`reference propose: ${((performance.now() - t0) / 200).toFixed(3)} ms/step over ${d.referenceTokens} tokens`);
+    for (let i = 0; i < 200; i++)
+      d.propose({ tokens: ctx, promptLength: ctx.length, temperature: 0 }, budget);
+    console.log(
+      `reference propose: ${((performance.now() - t0) / 200).toFixed(3)} ms/step over ${d.referenceTokens} tokens`,
+    );
   });
 });
 

@@ -3,7 +3,11 @@ import { DraftTree } from '../../src/drafting/tree.ts';
 import type { DraftCandidate } from '../../src/drafting/types.ts';
 import { MASK_BLOCKED } from '../../src/model/types.ts';
 
-const cand = (tokens: number[], passageId = 1): DraftCandidate => ({ tokens, provenance: { kind: 'passage', passageId, offset: 0 }, confidence: 1 });
+const cand = (tokens: number[], passageId = 1): DraftCandidate => ({
+  tokens,
+  provenance: { kind: 'passage', passageId, offset: 0 },
+  confidence: 1,
+});
 const limits = { maxNodes: 32, maxDepth: 16, eosIds: [2] };
 
 describe('DraftTree', () => {
@@ -22,7 +26,8 @@ describe('DraftTree', () => {
     const t = DraftTree.build(100, [cand([5, 6]), cand([9])], limits);
     const past = 2;
     const m = t.mask(past); // [4, 6]
-    const allowed = (i: number): number[] => Array.from({ length: past + t.size }, (_, j) => (m[i * (past + t.size) + j] === 0 ? 1 : 0));
+    const allowed = (i: number): number[] =>
+      Array.from({ length: past + t.size }, (_, j) => (m[i * (past + t.size) + j] === 0 ? 1 : 0));
     expect(m.length).toBe(t.size * (past + t.size));
     expect(allowed(0)).toEqual([1, 1, 1, 0, 0, 0]); // root
     expect(allowed(1)).toEqual([1, 1, 1, 1, 0, 0]); // 5
@@ -67,10 +72,14 @@ describe('DraftTree.prune and the cost rule', () => {
   it('keeps the n most probable nodes with their ancestors', async () => {
     const { BudgetPolicy } = await import('../../src/engine/budget.ts');
     // candidate A: 3 tokens with per-token acceptance 0.9, 0.9, 0.9; candidate B: 2 tokens at 0.2, 0.5
-    const t = DraftTree.build(0, [
-      { ...cand([4, 5, 6]), acceptProbs: [0.9, 0.9, 0.9] },
-      { ...cand([7, 8]), acceptProbs: [0.2, 0.5] },
-    ], limits);
+    const t = DraftTree.build(
+      0,
+      [
+        { ...cand([4, 5, 6]), acceptProbs: [0.9, 0.9, 0.9] },
+        { ...cand([7, 8]), acceptProbs: [0.2, 0.5] },
+      ],
+      limits,
+    );
     const probs = t.origins.map((o) => o?.prob ?? 0);
     expect(probs.slice(1).map((p) => +p.toFixed(3))).toEqual([0.9, 0.81, 0.729, 0.2, 0.1]);
     // siblings compete: root's children sum to 0.9 + 0.2 = 1.1 > 0.95, so both are scaled by 0.95/1.1

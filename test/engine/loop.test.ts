@@ -16,20 +16,46 @@ const EOS = 15;
 class ScriptedSource implements DraftSource {
   readonly kind = 'passage' as const;
   readonly name = 'scripted';
-  constructor(
-    private readonly make: (ctx: DraftContext) => number[][],
-  ) {}
+  constructor(private readonly make: (ctx: DraftContext) => number[][]) {}
   propose(ctx: DraftContext): DraftCandidate[] {
-    return this.make(ctx).map((tokens, i) => ({ tokens, provenance: { kind: 'passage', passageId: i, offset: 0 }, confidence: 1 }));
+    return this.make(ctx).map((tokens, i) => ({
+      tokens,
+      provenance: { kind: 'passage', passageId: i, offset: 0 },
+      confidence: 1,
+    }));
   }
   observe(): void {}
 }
 
 async function ar(lm: ToyLM, prompt: number[], maxTokens: number, stop: string[] = []) {
-  return runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens, sampling: { temperature: 0 }, stop, sources: [] });
+  return runLoop({
+    target: lm,
+    tokenizer: toyTokenizer,
+    eosIds: [EOS],
+    promptTokens: prompt,
+    maxTokens,
+    sampling: { temperature: 0 },
+    stop,
+    sources: [],
+  });
 }
-async function spec(lm: ToyLM, prompt: number[], maxTokens: number, sources: PlannedSource[], stop: string[] = []) {
-  return runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens, sampling: { temperature: 0 }, stop, sources });
+async function spec(
+  lm: ToyLM,
+  prompt: number[],
+  maxTokens: number,
+  sources: PlannedSource[],
+  stop: string[] = [],
+) {
+  return runLoop({
+    target: lm,
+    tokenizer: toyTokenizer,
+    eosIds: [EOS],
+    promptTokens: prompt,
+    maxTokens,
+    sampling: { temperature: 0 },
+    stop,
+    sources,
+  });
 }
 
 const promptArb = fc.array(fc.integer({ min: 0, max: 14 }), { minLength: 1, maxLength: 24 });
@@ -37,60 +63,85 @@ const promptArb = fc.array(fc.integer({ min: 0, max: 14 }), { minLength: 1, maxL
 describe('speculative greedy = AR greedy (toy model)', () => {
   it('reference drafter over random passages and prompts', async () => {
     await fc.assert(
-      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 9 }), async (prompt, seed, maxTokens) => {
-        const lm = new ToyLM({ seed, vocab: 16 });
-        const base = await ar(lm, prompt, maxTokens * 5);
-        // passages: a piece of the AR output (so drafts are often right) and random noise
-        const passages = [
-          { id: 1, text: toyTokenizer.decode(base.tokens.slice(2, 30)) },
-          { id: 2, text: toyTokenizer.decode(prompt.map((t) => (t * 5 + 3) % 15)) },
-        ];
-        const ref = new ReferenceDrafter(passages, toyTokenizer);
-        const out = await spec(lm, prompt, maxTokens * 5, [{ source: ref }]);
-        expect(out.tokens).toEqual(base.tokens);
-        expect(out.text).toBe(base.text);
-        expect(out.finishReason).toBe(base.finishReason);
-        // the cost rule prunes trees to the nodes worth verifying: still identical
-        const costly = await runLoop({
-          target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens: maxTokens * 5, sampling: { temperature: 0 },
-          sources: [{ source: new ReferenceDrafter(passages, toyTokenizer) }],
-          budget: new BudgetPolicy({ policy: 'cost', costCurve: Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 1 + 0.15 * (s - 1))) }),
-        });
-        expect(costly.tokens).toEqual(base.tokens);
-      }),
+      fc.asyncProperty(
+        promptArb,
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (prompt, seed, maxTokens) => {
+          const lm = new ToyLM({ seed, vocab: 16 });
+          const base = await ar(lm, prompt, maxTokens * 5);
+          // passages: a piece of the AR output (so drafts are often right) and random noise
+          const passages = [
+            { id: 1, text: toyTokenizer.decode(base.tokens.slice(2, 30)) },
+            { id: 2, text: toyTokenizer.decode(prompt.map((t) => (t * 5 + 3) % 15)) },
+          ];
+          const ref = new ReferenceDrafter(passages, toyTokenizer);
+          const out = await spec(lm, prompt, maxTokens * 5, [{ source: ref }]);
+          expect(out.tokens).toEqual(base.tokens);
+          expect(out.text).toBe(base.text);
+          expect(out.finishReason).toBe(base.finishReason);
+          // the cost rule prunes trees to the nodes worth verifying: still identical
+          const costly = await runLoop({
+            target: lm,
+            tokenizer: toyTokenizer,
+            eosIds: [EOS],
+            promptTokens: prompt,
+            maxTokens: maxTokens * 5,
+            sampling: { temperature: 0 },
+            sources: [{ source: new ReferenceDrafter(passages, toyTokenizer) }],
+            budget: new BudgetPolicy({
+              policy: 'cost',
+              costCurve: Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 1 + 0.15 * (s - 1))),
+            }),
+          });
+          expect(costly.tokens).toEqual(base.tokens);
+        },
+      ),
       { numRuns: 40 },
     );
   });
 
   it('always-right, always-wrong and random drafts, in trees and chains', async () => {
     await fc.assert(
-      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.boolean(), async (prompt, seed, treeMask) => {
-        const lm = new ToyLM({ seed, vocab: 16, treeMask });
-        const base = await ar(lm, prompt, 40);
-        const next = (ctx: DraftContext, k: number): number[] => base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k);
-        const right = new ScriptedSource((ctx) => [next(ctx, 6)]);
-        // wrong first token (so nothing may be accepted), then the right continuation
-        const wrong = new ScriptedSource((ctx) => {
-          const n = next(ctx, 5);
-          return n.length ? [[(n[0]! + 1) % 15, ...n.slice(1)]] : [];
-        });
-        let r = seed;
-        const random = new ScriptedSource(() => {
-          r = (r * 1103515245 + 12345) >>> 0;
-          return [Array.from({ length: 1 + (r % 5) }, (_, i) => (r >>> (i * 3)) % 16), [r % 16, (r >> 4) % 16]];
-        });
-        const mixed = new ScriptedSource((ctx) => [...wrong.propose(ctx).map((c) => c.tokens), next(ctx, 4)]);
-        for (const src of [right, wrong, random, mixed]) {
-          const out = await spec(lm, prompt, 40, [{ source: src }]);
-          expect(out.tokens).toEqual(base.tokens);
-          expect(out.finishReason).toBe(base.finishReason);
-        }
-        // always-right drafts need fewer target forwards
-        const f0 = lm.forwards;
-        const fast = await spec(lm, prompt, 40, [{ source: right }]);
-        if (base.tokens.length > 8) expect(lm.forwards - f0).toBeLessThan(base.tokens.length);
-        if (base.tokens.length > 1) expect(fast.stats.acceptedTokens).toBeGreaterThan(0);
-      }),
+      fc.asyncProperty(
+        promptArb,
+        fc.integer({ min: 1, max: 50 }),
+        fc.boolean(),
+        async (prompt, seed, treeMask) => {
+          const lm = new ToyLM({ seed, vocab: 16, treeMask });
+          const base = await ar(lm, prompt, 40);
+          const next = (ctx: DraftContext, k: number): number[] =>
+            base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k);
+          const right = new ScriptedSource((ctx) => [next(ctx, 6)]);
+          // wrong first token (so nothing may be accepted), then the right continuation
+          const wrong = new ScriptedSource((ctx) => {
+            const n = next(ctx, 5);
+            return n.length ? [[(n[0]! + 1) % 15, ...n.slice(1)]] : [];
+          });
+          let r = seed;
+          const random = new ScriptedSource(() => {
+            r = (r * 1103515245 + 12345) >>> 0;
+            return [
+              Array.from({ length: 1 + (r % 5) }, (_, i) => (r >>> (i * 3)) % 16),
+              [r % 16, (r >> 4) % 16],
+            ];
+          });
+          const mixed = new ScriptedSource((ctx) => [
+            ...wrong.propose(ctx).map((c) => c.tokens),
+            next(ctx, 4),
+          ]);
+          for (const src of [right, wrong, random, mixed]) {
+            const out = await spec(lm, prompt, 40, [{ source: src }]);
+            expect(out.tokens).toEqual(base.tokens);
+            expect(out.finishReason).toBe(base.finishReason);
+          }
+          // always-right drafts need fewer target forwards
+          const f0 = lm.forwards;
+          const fast = await spec(lm, prompt, 40, [{ source: right }]);
+          if (base.tokens.length > 8) expect(lm.forwards - f0).toBeLessThan(base.tokens.length);
+          if (base.tokens.length > 1) expect(fast.stats.acceptedTokens).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -105,7 +156,9 @@ describe('speculative greedy = AR greedy (toy model)', () => {
       if (base.finishReason !== 'stop') continue;
       checked++;
       const full = [...base.tokens, EOS, 3, 4, 5];
-      const src = new ScriptedSource((ctx) => [full.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + 7)]);
+      const src = new ScriptedSource((ctx) => [
+        full.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + 7),
+      ]);
       const out = await spec(lm, prompt, 60, [{ source: src }]);
       expect(out.tokens).toEqual(base.tokens);
       expect(out.finishReason).toBe('stop');
@@ -115,28 +168,45 @@ describe('speculative greedy = AR greedy (toy model)', () => {
 
   it('a stop string inside one accepted span or across two steps stops exactly like AR', async () => {
     await fc.assert(
-      fc.asyncProperty(promptArb, fc.integer({ min: 1, max: 50 }), fc.nat(), fc.integer({ min: 1, max: 4 }), async (prompt, seed, at, len) => {
-        const lm = new ToyLM({ seed, vocab: 15 });
-        const base = await ar(lm, prompt, 40);
-        if (base.text.length < 6) return;
-        const from = at % (base.text.length - len);
-        const stop = base.text.slice(from, from + len);
-        const arStop = await ar(lm, prompt, 40, [stop]);
-        expect(arStop.text).toBe(base.text.slice(0, base.text.indexOf(stop)));
-        // drafts of 1..7 tokens put step boundaries everywhere relative to the stop string
-        for (const k of [1, 2, 3, 7]) {
-          const src = new ScriptedSource((ctx) => [base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k)]);
-          const deltas: string[] = [];
-          const out = await runLoop(
-            { target: lm, tokenizer: toyTokenizer, eosIds: [EOS], promptTokens: prompt, maxTokens: 40, sampling: { temperature: 0 }, stop: [stop], sources: [{ source: src }] },
-            { onText: (d) => deltas.push(d) },
-          );
-          expect(out.tokens).toEqual(arStop.tokens);
-          expect(out.text).toBe(arStop.text);
-          expect(deltas.join('')).toBe(arStop.text); // the stop string never leaked into the stream
-          expect(out.finishReason).toBe('stop');
-        }
-      }),
+      fc.asyncProperty(
+        promptArb,
+        fc.integer({ min: 1, max: 50 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 4 }),
+        async (prompt, seed, at, len) => {
+          const lm = new ToyLM({ seed, vocab: 15 });
+          const base = await ar(lm, prompt, 40);
+          if (base.text.length < 6) return;
+          const from = at % (base.text.length - len);
+          const stop = base.text.slice(from, from + len);
+          const arStop = await ar(lm, prompt, 40, [stop]);
+          expect(arStop.text).toBe(base.text.slice(0, base.text.indexOf(stop)));
+          // drafts of 1..7 tokens put step boundaries everywhere relative to the stop string
+          for (const k of [1, 2, 3, 7]) {
+            const src = new ScriptedSource((ctx) => [
+              base.tokens.slice(ctx.tokens.length - prompt.length, ctx.tokens.length - prompt.length + k),
+            ]);
+            const deltas: string[] = [];
+            const out = await runLoop(
+              {
+                target: lm,
+                tokenizer: toyTokenizer,
+                eosIds: [EOS],
+                promptTokens: prompt,
+                maxTokens: 40,
+                sampling: { temperature: 0 },
+                stop: [stop],
+                sources: [{ source: src }],
+              },
+              { onText: (d) => deltas.push(d) },
+            );
+            expect(out.tokens).toEqual(arStop.tokens);
+            expect(out.text).toBe(arStop.text);
+            expect(deltas.join('')).toBe(arStop.text); // the stop string never leaked into the stream
+            expect(out.finishReason).toBe('stop');
+          }
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -146,7 +216,9 @@ describe('speculative greedy = AR greedy (toy model)', () => {
     const prompt = [1, 2, 3];
     const base = await ar(lm, prompt, 60);
     for (const max of [1, 2, 5, 13]) {
-      const src = new ScriptedSource((ctx) => [base.tokens.slice(ctx.tokens.length - 3, ctx.tokens.length + 5)]);
+      const src = new ScriptedSource((ctx) => [
+        base.tokens.slice(ctx.tokens.length - 3, ctx.tokens.length + 5),
+      ]);
       const out = await spec(lm, prompt, max, [{ source: src }]);
       expect(out.tokens).toEqual(base.tokens.slice(0, max));
       expect(out.finishReason).toBe(base.tokens.length > max ? 'length' : base.finishReason);
@@ -157,7 +229,15 @@ describe('speculative greedy = AR greedy (toy model)', () => {
     const lm = new ToyLM({ seed: 3, vocab: 15 });
     const ac = new AbortController();
     const out = await runLoop(
-      { target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: [1, 2, 3], maxTokens: 1000, sampling: { temperature: 0 }, sources: [] },
+      {
+        target: lm,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: [1, 2, 3],
+        maxTokens: 1000,
+        sampling: { temperature: 0 },
+        sources: [],
+      },
       { signal: ac.signal, onStep: (s) => (s.index === 4 ? ac.abort() : undefined) },
     );
     expect(out.finishReason).toBe('cancelled');
@@ -166,7 +246,16 @@ describe('speculative greedy = AR greedy (toy model)', () => {
     pre.abort();
     const f0 = lm.forwards;
     const out2 = await runLoop(
-      { target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: Array.from({ length: 600 }, (_, i) => i % 15), maxTokens: 10, sampling: { temperature: 0 }, sources: [], prefillChunk: 64 },
+      {
+        target: lm,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: Array.from({ length: 600 }, (_, i) => i % 15),
+        maxTokens: 10,
+        sampling: { temperature: 0 },
+        sources: [],
+        prefillChunk: 64,
+      },
       { signal: pre.signal },
     );
     expect(out2.finishReason).toBe('cancelled');
@@ -182,9 +271,26 @@ describe('prefix cache', () => {
     const base = Array.from({ length: 40 }, (_, i) => (i * 7) % 15);
     for (const tail of [[1, 2], [1, 3, 4], [9]]) {
       const prompt = [...base, ...tail];
-      const cold = await runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 12, sampling: { temperature: 0 }, sources: [] });
+      const cold = await runLoop({
+        target: lm,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: prompt,
+        maxTokens: 12,
+        sampling: { temperature: 0 },
+        sources: [],
+      });
       const f0 = lm.forwards;
-      const warm = await runLoop({ target: lm, tokenizer: toyTokenizer, eosIds: [], promptTokens: prompt, maxTokens: 12, sampling: { temperature: 0 }, sources: [], prefixCache: pc });
+      const warm = await runLoop({
+        target: lm,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: prompt,
+        maxTokens: 12,
+        sampling: { temperature: 0 },
+        sources: [],
+        prefixCache: pc,
+      });
       expect(warm.tokens).toEqual(cold.tokens);
       // prefix reused: at most one prefill forward for the new suffix, then 12 decode steps
       expect(lm.forwards - f0).toBeLessThanOrEqual(12 + 1);

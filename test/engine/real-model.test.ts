@@ -37,7 +37,9 @@ let corpus: Corpus;
 beforeAll(async () => {
   targetGguf(); // fails with "run `npx ragspec setup`" when the model is missing
   if (!fs.existsSync(path.join(paths.data(), 'ragspec.db'))) {
-    throw new Error(`no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`);
+    throw new Error(
+      `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
+    );
   }
   engine = await Engine.load();
   corpus = await openCorpus(paths.data(), { readOnly: true });
@@ -58,7 +60,8 @@ describe('real model: speculative greedy = AR greedy on the dev set', () => {
       const messages = answerMessages(item.question, passages);
       const req = { messages, passages, maxTokens: 128, sampling: { temperature: 0 } };
       const ar = await engine.generate({ ...req, mode: 'ar' });
-      const modes: DecodeMode[] = qi % modelEvery === 0 ? ['reference', 'model', 'hybrid'] : ['reference', 'hybrid'];
+      const modes: DecodeMode[] =
+        qi % modelEvery === 0 ? ['reference', 'model', 'hybrid'] : ['reference', 'hybrid'];
       // rotate the mode order so each mode sometimes runs right after ar
       for (const mode of modes.map((_, i) => modes[(i + qi) % modes.length]!)) {
         const r = await engine.generate({ ...req, mode });

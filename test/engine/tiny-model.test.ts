@@ -27,7 +27,14 @@ beforeAll(async () => {
   await convertGguf(tiny.path, dir, { weights: 'fp32' });
   // the self-drafting model: the first layer of the same GGUF
   await convertGguf(tiny.path, dir, { weights: 'fp32', layers: [0], name: 'draft-fp32' });
-  engine = await Engine.load({ model: dir, variant: 'fp32', drafter: dir, drafterVariant: 'draft-fp32', costCurve: false, threads: 1 });
+  engine = await Engine.load({
+    model: dir,
+    variant: 'fp32',
+    drafter: dir,
+    drafterVariant: 'draft-fp32',
+    costCurve: false,
+    threads: 1,
+  });
   const opt = path.join(tmp, 'optimum');
   await exportOptimum(tiny.path, opt, { weights: 'fp32' });
   chainEngine = await Engine.load({ model: opt, drafter: 'none', costCurve: false, threads: 1 });
@@ -39,15 +46,32 @@ afterAll(async () => {
 });
 
 const passage = (id: number, text: string): ScoredPassage => ({
-  id, docId: `d${id}`, path: `doc${id}.md`, title: `Doc ${id}`, headingPath: [], text, start: 100 * id, end: 100 * id + text.length,
+  id,
+  docId: `d${id}`,
+  path: `doc${id}.md`,
+  title: `Doc ${id}`,
+  headingPath: [],
+  text,
+  start: 100 * id,
+  end: 100 * id + text.length,
   scores: { dense: null, bm25: null, fused: 0 },
 });
 const MODES: DecodeMode[] = ['reference', 'model', 'hybrid'];
-const textArb = fc.string({ unit: fc.constantFrom(...'abcde fghij the in er.\nézß中'.split('')), minLength: 1, maxLength: 40 });
+const textArb = fc.string({
+  unit: fc.constantFrom(...'abcde fghij the in er.\nézß中'.split('')),
+  minLength: 1,
+  maxLength: 40,
+});
 
-async function gen(e: Engine, req: Partial<GenerationRequest>): Promise<{ tokens: number[]; text: string; finishReason: string; stream: string }> {
+async function gen(
+  e: Engine,
+  req: Partial<GenerationRequest>,
+): Promise<{ tokens: number[]; text: string; finishReason: string; stream: string }> {
   let stream = '';
-  const r = await e.generate({ maxTokens: 48, sampling: { temperature: 0 }, mode: 'ar', ...req }, { onText: (d) => (stream += d) });
+  const r = await e.generate(
+    { maxTokens: 48, sampling: { temperature: 0 }, mode: 'ar', ...req },
+    { onText: (d) => (stream += d) },
+  );
   return { tokens: r.tokens, text: r.text, finishReason: r.finishReason, stream };
 }
 
@@ -55,7 +79,9 @@ describe('tiny model: every mode = AR greedy', () => {
   it('random prompts, passages that quote the AR output, random passages', async () => {
     await fc.assert(
       fc.asyncProperty(textArb, textArb, fc.boolean(), async (prompt, noise, chat) => {
-        const base: Partial<GenerationRequest> = chat ? { messages: [{ role: 'user', content: prompt }] } : { prompt };
+        const base: Partial<GenerationRequest> = chat
+          ? { messages: [{ role: 'user', content: prompt }] }
+          : { prompt };
         const ar = await gen(engine, base);
         expect(ar.stream).toBe(ar.text);
         // passage 1 quotes the AR answer (often-right drafts), passage 2 is noise (wrong drafts)
@@ -98,7 +124,13 @@ describe('tiny model: every mode = AR greedy', () => {
     const prompt = 'the cat in the hat';
     const ar = await gen(engine, { prompt, maxTokens: 64 });
     const p = passage(9, `xx ${ar.text} yy`);
-    const r = await engine.generate({ prompt, passages: [p], maxTokens: 64, sampling: { temperature: 0 }, mode: 'reference' });
+    const r = await engine.generate({
+      prompt,
+      passages: [p],
+      maxTokens: 64,
+      sampling: { temperature: 0 },
+      mode: 'reference',
+    });
     expect(r.tokens).toEqual(ar.tokens);
     expect(r.stats.acceptedTokens).toBeGreaterThan(0);
     expect(r.stats.steps).toBeLessThan(ar.tokens.length);
@@ -111,7 +143,11 @@ describe('tiny model: every mode = AR greedy', () => {
   it('a chain-only target (Optimum export, 2D mask) verifies chains and stays identical', async () => {
     for (const prompt of ['hello there', 'the in er', 'zß中é abc']) {
       const ar = await gen(chainEngine, { prompt });
-      const sd = await gen(chainEngine, { prompt, mode: 'reference', passages: [passage(1, ar.text), passage(2, ar.text.slice(4))] });
+      const sd = await gen(chainEngine, {
+        prompt,
+        mode: 'reference',
+        passages: [passage(1, ar.text), passage(2, ar.text.slice(4))],
+      });
       expect(sd.tokens).toEqual(ar.tokens);
       expect(chainEngine.target.capabilities.treeMask).toBe(false);
     }
@@ -132,6 +168,8 @@ describe('tiny model: every mode = AR greedy', () => {
     fs.mkdirSync(dir);
     const other = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), { merges: false });
     await convertGguf(other.path, dir, { weights: 'fp32' });
-    await expect(Engine.load({ model: path.join(tmp, 'tiny'), variant: 'fp32', drafter: dir, costCurve: false })).rejects.toThrow(/does not share the target's tokenizer/);
+    await expect(
+      Engine.load({ model: path.join(tmp, 'tiny'), variant: 'fp32', drafter: dir, costCurve: false }),
+    ).rejects.toThrow(/does not share the target's tokenizer/);
   });
 });

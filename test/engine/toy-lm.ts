@@ -6,7 +6,13 @@
  * Logits mix an order-2 Markov table (so outputs repeat and copying pays off) with a hash of
  * the whole attended sequence (so every attended token matters).
  */
-import { MASK_BLOCKED, type CausalLM, type KvCache, type LlamaConfig, type Logits } from '../../src/model/types.ts';
+import {
+  MASK_BLOCKED,
+  type CausalLM,
+  type KvCache,
+  type LlamaConfig,
+  type Logits,
+} from '../../src/model/types.ts';
 
 interface Entry {
   token: number;
@@ -26,7 +32,8 @@ class ToyCache implements KvCache {
   keep(indices: readonly number[]): void {
     const base = this.entries.length - this.lastAppended;
     const kept = indices.map((i) => {
-      if (i < 0 || i >= this.lastAppended) throw new Error(`keep: index ${i} outside the ${this.lastAppended} appended`);
+      if (i < 0 || i >= this.lastAppended)
+        throw new Error(`keep: index ${i} outside the ${this.lastAppended} appended`);
       return this.entries[base + i]!;
     });
     this.entries.length = base;
@@ -65,9 +72,20 @@ export class ToyLM implements CausalLM {
     this.seed = o.seed ?? 1;
     this.capabilities = { treeMask: o.treeMask ?? true };
     this.config = {
-      arch: 'llama', name: 'toy', vocabSize: this.v, hiddenSize: 1, intermediateSize: 1, numLayers: 1, numHeads: 1,
-      numKvHeads: 1, headDim: 1, contextLength: o.contextLength ?? 4096, rmsNormEps: 1e-5, ropeTheta: 1e4,
-      tiedEmbeddings: true, qkvBias: false,
+      arch: 'llama',
+      name: 'toy',
+      vocabSize: this.v,
+      hiddenSize: 1,
+      intermediateSize: 1,
+      numLayers: 1,
+      numHeads: 1,
+      numKvHeads: 1,
+      headDim: 1,
+      contextLength: o.contextLength ?? 4096,
+      rmsNormEps: 1e-5,
+      ropeTheta: 1e4,
+      tiedEmbeddings: true,
+      qkvBias: false,
     };
     this.table = new Float32Array(this.v ** 3);
     let s = this.seed * 7919 + 1;
@@ -81,14 +99,20 @@ export class ToyLM implements CausalLM {
     return new ToyCache();
   }
 
-  async forward(tokens: readonly number[], positions: readonly number[], mask: Float32Array | null, cache: KvCache): Promise<Logits> {
+  async forward(
+    tokens: readonly number[],
+    positions: readonly number[],
+    mask: Float32Array | null,
+    cache: KvCache,
+  ): Promise<Logits> {
     const c = cache as ToyCache;
     if (!this.capabilities.treeMask && mask !== null) throw new Error('toy: this model takes no tree mask');
     this.forwards++;
     const past = c.entries.length;
     const s = tokens.length;
     const total = past + s;
-    if (mask !== null && mask.length !== s * total) throw new Error(`toy: mask has ${mask.length} values, want ${s}x${total}`);
+    if (mask !== null && mask.length !== s * total)
+      throw new Error(`toy: mask has ${mask.length} values, want ${s}x${total}`);
     const fresh: Entry[] = tokens.map((token, i) => ({ token, pos: positions[i]! }));
     const data = new Float32Array(s * this.v);
     for (let i = 0; i < s; i++) {
@@ -102,7 +126,8 @@ export class ToyLM implements CausalLM {
       seen.forEach((e, k) => {
         if (e.pos !== k) throw new Error(`toy: row ${i} sees position ${e.pos} at rank ${k}`);
       });
-      if (seen[seen.length - 1] !== fresh[i]) throw new Error(`toy: row ${i} is not the last position it sees`);
+      if (seen[seen.length - 1] !== fresh[i])
+        throw new Error(`toy: row ${i} is not the last position it sees`);
       this.row(seen, data.subarray(i * this.v, (i + 1) * this.v));
     }
     c.entries.push(...fresh);

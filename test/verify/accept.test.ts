@@ -54,8 +54,12 @@ describe('greedy verification', () => {
   });
 
   it('refuses a tree whose parents come after children, and a logits/tree size mismatch', () => {
-    expect(() => verifyGreedy({ tokens: [0, 1, 2], parents: [-1, 2, 0] }, L([peak(0), peak(0), peak(0)]))).toThrow(/parent/);
-    expect(() => verifyTree({ tokens: [0, 1], parents: [-1, 0] }, L([peak(0)]), { temperature: 0 }, null)).toThrow(/rows/);
+    expect(() =>
+      verifyGreedy({ tokens: [0, 1, 2], parents: [-1, 2, 0] }, L([peak(0), peak(0), peak(0)])),
+    ).toThrow(/parent/);
+    expect(() =>
+      verifyTree({ tokens: [0, 1], parents: [-1, 0] }, L([peak(0)]), { temperature: 0 }, null),
+    ).toThrow(/rows/);
   });
 });
 
@@ -65,7 +69,12 @@ describe('sampling verification', () => {
     const big = [0, 0, 0, 80, 0, 0];
     const rng = new Rng(1);
     for (let i = 0; i < 50; i++) {
-      const r = verifySampling({ tokens: [0, 3], parents: [-1, 0] }, L([big, peak(2)]), { temperature: 1 }, rng);
+      const r = verifySampling(
+        { tokens: [0, 3], parents: [-1, 0] },
+        L([big, peak(2)]),
+        { temperature: 1 },
+        rng,
+      );
       expect(r.accepted).toEqual([3]);
     }
   });
@@ -74,7 +83,12 @@ describe('sampling verification', () => {
     // top-k = 1 keeps only token 3, so the draft 5 can never be drawn: rejected, 3 emitted.
     const rng = new Rng(2);
     for (let i = 0; i < 20; i++) {
-      const r = verifySampling({ tokens: [0, 5], parents: [-1, 0] }, L([peak(3), peak(0)]), { temperature: 1, topK: 1 }, rng);
+      const r = verifySampling(
+        { tokens: [0, 5], parents: [-1, 0] },
+        L([peak(3), peak(0)]),
+        { temperature: 1, topK: 1 },
+        rng,
+      );
       expect(r.accepted).toEqual([]);
       expect(r.bonus).toBe(3);
     }
@@ -85,7 +99,12 @@ describe('sampling verification', () => {
     const p = softmax(logits);
     const rng = new Rng(3);
     for (let i = 0; i < 100; i++) {
-      const r = verifySampling({ tokens: [0, 1], parents: [-1, 0], q: [null, p] }, L([logits, peak(0)]), { temperature: 1 }, rng);
+      const r = verifySampling(
+        { tokens: [0, 1], parents: [-1, 0], q: [null, p] },
+        L([logits, peak(0)]),
+        { temperature: 1 },
+        rng,
+      );
       expect(r.accepted).toEqual([1]);
     }
   });

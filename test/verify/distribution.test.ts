@@ -31,7 +31,12 @@ async function logitsTable(seed: number): Promise<(suffix: readonly number[]) =>
   const table = new Map<string, Float32Array>();
   const walk = async (suffix: number[]): Promise<void> => {
     const toks = [...PROMPT, ...suffix];
-    const out = await lm.forward(toks, toks.map((_, i) => i), null, lm.newCache());
+    const out = await lm.forward(
+      toks,
+      toks.map((_, i) => i),
+      null,
+      lm.newCache(),
+    );
     table.set(suffix.join(','), out.data.slice((toks.length - 1) * V, toks.length * V));
     if (suffix.length < DEPTH) for (let t = 0; t < V; t++) await walk([...suffix, t]);
   };
@@ -50,14 +55,27 @@ function exactAr(logitsOf: (s: readonly number[]) => Float32Array, s: SamplingSe
   return out;
 }
 
-type Drafter = (prefix: number[], rng: Rng) => { tokens: number[]; parents: number[]; q: (Float32Array | null)[] };
+type Drafter = (
+  prefix: number[],
+  rng: Rng,
+) => { tokens: number[]; parents: number[]; q: (Float32Array | null)[] };
 
 /** Speculative sampling of the first DEPTH tokens: steps of (draft tree, verify) until DEPTH are out. */
-function specSample(logitsOf: (s: readonly number[]) => Float32Array, s: SamplingSettings, draft: Drafter, rng: Rng, broken: boolean): number {
+function specSample(
+  logitsOf: (s: readonly number[]) => Float32Array,
+  s: SamplingSettings,
+  draft: Drafter,
+  rng: Rng,
+  broken: boolean,
+): number {
   const out: number[] = [];
   while (out.length < DEPTH) {
     const t = draft(out, rng);
-    const tree: VerifyTree = { tokens: [-1, ...t.tokens], parents: [-1, ...t.parents.map((p) => p + 1)], q: [null, ...t.q] };
+    const tree: VerifyTree = {
+      tokens: [-1, ...t.tokens],
+      parents: [-1, ...t.parents.map((p) => p + 1)],
+      q: [null, ...t.q],
+    };
     // rows: logits after the prefix + path to each node (what the tree forward returns)
     const rows = tree.tokens.map((_, i) => {
       const path: number[] = [];
@@ -65,7 +83,11 @@ function specSample(logitsOf: (s: readonly number[]) => Float32Array, s: Samplin
       const pre = [...out, ...path];
       return pre.length <= DEPTH ? logitsOf(pre.slice(0, DEPTH)) : new Float32Array(V);
     });
-    const logits: Logits = { data: Float32Array.from(rows.flatMap((r) => [...r])), rows: rows.length, vocabSize: V };
+    const logits: Logits = {
+      data: Float32Array.from(rows.flatMap((r) => [...r])),
+      rows: rows.length,
+      vocabSize: V,
+    };
     const r = verifyTree(tree, logits, s, rng, { brokenAcceptRule: broken });
     out.push(...r.accepted, r.bonus);
   }
@@ -114,7 +136,9 @@ async function modelDrafter(s: SamplingSettings): Promise<Drafter> {
     const tokens: number[] = [];
     const q: Float32Array[] = [];
     while (prefix.length + tokens.length < DEPTH) {
-      const dist = Float32Array.from(targetDistribution(qLogits([...prefix, ...tokens]), { ...s, temperature: s.temperature * 1.5 }));
+      const dist = Float32Array.from(
+        targetDistribution(qLogits([...prefix, ...tokens]), { ...s, temperature: s.temperature * 1.5 }),
+      );
       const x = sampleFrom(dist, rng);
       tokens.push(x);
       q.push(dist);

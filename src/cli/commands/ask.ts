@@ -20,7 +20,9 @@ interface AskFlags extends SamplingFlags {
 export function register(program: Command): void {
   program
     .command('ask')
-    .description('Answer a question from the corpus; drafts come from the retrieved passages, the output is the model’s own.')
+    .description(
+      'Answer a question from the corpus; drafts come from the retrieved passages, the output is the model’s own.',
+    )
     .argument('<question>', 'what to ask')
     .option('-k, --k <n>', 'passages to retrieve', '4')
     .option('-n, --max-tokens <n>', 'most answer tokens', '256')
@@ -62,8 +64,20 @@ export function register(program: Command): void {
               {
                 answer: res.text,
                 finishReason: res.finishReason,
-                passages: passages.map((p, i) => ({ n: i + 1, id: p.id, path: p.path, title: p.title, start: p.start, end: p.end, scores: p.scores })),
-                citations: res.copiedSpans.map((s) => ({ ...s, n: number.get(s.passageId), path: passages.find((p) => p.id === s.passageId)?.path })),
+                passages: passages.map((p, i) => ({
+                  n: i + 1,
+                  id: p.id,
+                  path: p.path,
+                  title: p.title,
+                  start: p.start,
+                  end: p.end,
+                  scores: p.scores,
+                })),
+                citations: res.copiedSpans.map((s) => ({
+                  ...s,
+                  n: number.get(s.passageId),
+                  path: passages.find((p) => p.id === s.passageId)?.path,
+                })),
                 stats: res.stats,
               },
               null,
@@ -82,7 +96,9 @@ export function register(program: Command): void {
           for (const s of shown) {
             const p = passages.find((x) => x.id === s.passageId)!;
             const text = s.text.length > 80 ? `${s.text.slice(0, 77)}…` : s.text;
-            console.log(`  [${number.get(s.passageId)}] ${p.path} chars ${s.sourceStart}-${s.sourceEnd}: "${text.replace(/\n/g, ' ')}"`);
+            console.log(
+              `  [${number.get(s.passageId)}] ${p.path} chars ${s.sourceStart}-${s.sourceEnd}: "${text.replace(/\n/g, ' ')}"`,
+            );
           }
         }
         console.error(formatStats(res.stats, mode));

@@ -20,7 +20,9 @@ interface GenerateFlags extends SamplingFlags {
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('Generate text with the target model; every --mode gives the target’s own output (greedy: token-identical).')
+    .description(
+      'Generate text with the target model; every --mode gives the target’s own output (greedy: token-identical).',
+    )
     .option('-p, --prompt <text>', 'the prompt (raw text, or the user message with --chat)')
     .option('--chat', "wrap the prompt as a user message in the model's chat template")
     .option('--system <text>', 'system message (with --chat)')
@@ -32,17 +34,29 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid')
     .option('--stop <s...>', 'stop strings')
     .option('--model <dir>', 'converted model folder (default .ragspec/models/smollm2-135m-instruct)')
-    .option('--drafter <what>', "drafter model: auto, none, or a converted folder with the same tokenizer", 'auto')
+    .option(
+      '--drafter <what>',
+      'drafter model: auto, none, or a converted folder with the same tokenizer',
+      'auto',
+    )
     .option('--stats', 'print decoding stats to stderr')
     .option('--json', 'print one JSON object (text, tokens, stats) instead of streaming')
     .action(async (o: GenerateFlags) => {
-      if (!o.prompt) throw new RagspecError('--prompt is required', { hint: 'ragspec generate --prompt "Once upon a time"' });
+      if (!o.prompt)
+        throw new RagspecError('--prompt is required', {
+          hint: 'ragspec generate --prompt "Once upon a time"',
+        });
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
       const engine = await Engine.load({ model: o.model, drafter: o.drafter });
       try {
-        const messages = o.chat ? [...(o.system ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user' as const, content: o.prompt }] : undefined;
+        const messages = o.chat
+          ? [
+              ...(o.system ? [{ role: 'system' as const, content: o.system }] : []),
+              { role: 'user' as const, content: o.prompt },
+            ]
+          : undefined;
         const ac = new AbortController();
         const onSig = (): void => ac.abort();
         process.once('SIGINT', onSig);
@@ -51,7 +65,14 @@ export function register(program: Command): void {
           { onText: o.json ? undefined : (d) => process.stdout.write(d), signal: ac.signal },
         );
         process.off('SIGINT', onSig);
-        if (o.json) console.log(JSON.stringify({ text: res.text, tokens: res.tokens, finishReason: res.finishReason, stats: res.stats }, null, 2));
+        if (o.json)
+          console.log(
+            JSON.stringify(
+              { text: res.text, tokens: res.tokens, finishReason: res.finishReason, stats: res.stats },
+              null,
+              2,
+            ),
+          );
         else process.stdout.write('\n');
         if (o.stats && !o.json) console.error(formatStats(res.stats, mode));
       } finally {
@@ -62,6 +83,7 @@ export function register(program: Command): void {
 
 export function positiveInt(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new RagspecError(`${flag} must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new RagspecError(`${flag} must be a positive integer, got "${v}"`);
   return n;
 }
