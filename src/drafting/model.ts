@@ -37,6 +37,8 @@ export class ModelDrafter implements DraftSource {
   private readonly gamma: number;
   private readonly eos: Set<number>;
   private rng: Rng | null = null;
+  /** The last proposal and the context length it continued. */
+  private last: { tokens: number[]; at: number } | null = null;
 
   constructor(
     readonly model: CausalLM,
@@ -57,6 +59,7 @@ export class ModelDrafter implements DraftSource {
     this.cache = this.model.newCache();
     this.cached = [];
     this.rng = null;
+    this.last = null;
   }
 
   async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
@@ -106,6 +109,7 @@ export class ModelDrafter implements DraftSource {
       this.cached.push(tok);
       row = logitsRow(logits, 0);
     }
+    this.last = { tokens: out, at: tokens.length };
     const cand: DraftCandidate = {
       tokens: out,
       provenance: { kind: 'model', model: this.name },
@@ -116,9 +120,20 @@ export class ModelDrafter implements DraftSource {
     return [cand];
   }
 
+  /**
+   * Learn from what the target emitted, whether or not the drafts made it into the tree (the
+   * budget may prune a weak drafter's chain entirely — it must still see that it was wrong).
+   */
   observe(outcome: DraftOutcome): void {
-    if (outcome.draftTokens === 0) return;
-    this.acceptance = 0.7 * this.acceptance + 0.3 * (outcome.acceptedTokens / outcome.draftTokens);
+    const last = this.last;
+    this.last = null;
+    if (!last || last.tokens.length === 0) return;
+    const emitted = outcome.context.slice(last.at);
+    const n = Math.min(last.tokens.length, emitted.length);
+    if (n === 0) return;
+    let m = 0;
+    while (m < n && last.tokens[m] === emitted[m]) m++;
+    this.acceptance = 0.7 * this.acceptance + 0.3 * (m / n);
   }
 
   async dispose(): Promise<void> {

@@ -118,3 +118,38 @@ describe('ModelDrafter', () => {
     expect(a.stats.bySource.model!.draftTokens).toBeGreaterThan(0);
   });
 });
+
+describe('ModelDrafter learns even when its drafts are pruned', () => {
+  it('a wrong drafter whose chains the cost rule drops still sees its acceptance fall', async () => {
+    const { BudgetPolicy } = await import('../../src/engine/budget.ts');
+    const target = new ToyLM({ seed: 21, vocab: 15 });
+    const drafter = new ModelDrafter(new ToyLM({ seed: 77, vocab: 15, markovWeight: 1 }), {
+      name: 'wrong',
+      gamma: 2,
+    });
+    drafter.acceptance = 0.2; // low enough that a steep cost curve prunes its chains
+    const steep = Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : s === 1 ? 1 : 3 + s));
+    const ar = await runLoop({
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: [1, 2, 3],
+      maxTokens: 30,
+      sampling: greedy,
+      sources: [],
+    });
+    const out = await runLoop({
+      target,
+      tokenizer: toyTokenizer,
+      eosIds: [],
+      promptTokens: [1, 2, 3],
+      maxTokens: 30,
+      sampling: greedy,
+      sources: [{ source: drafter }],
+      budget: new BudgetPolicy({ policy: 'cost', costCurve: steep }),
+    });
+    expect(out.tokens).toEqual(ar.tokens);
+    expect(out.stats.draftTokens).toBe(0); // every chain pruned
+    expect(drafter.acceptance).toBeLessThan(0.2); // yet it learned it is mostly wrong
+  });
+});
