@@ -54,7 +54,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const server = http.createServer(api.app);
   // Generations can be long; the per-request timeout lives in the worker instead.
   server.requestTimeout = 0;
-  server.keepAliveTimeout = 5000;
+  // Idle keep-alive sockets outlive the clients' own idle timeouts (undici: 4 s, most load
+  // balancers: 60 s), so the server is never the side that closes a socket a client is
+  // about to reuse (which the client would see as ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {

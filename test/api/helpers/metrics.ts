@@ -1,10 +1,17 @@
+/** GET /metrics on a fresh connection (no keep-alive reuse races between polls). */
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`, { headers: { connection: 'close' } }).catch(() => null);
+  if (res) return res.text();
+  return (await fetch(`${url}/metrics`, { headers: { connection: 'close' } })).text();
+}
+
 /** Read one sample from the Prometheus text exposition. */
 export async function metricValue(
   url: string,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await scrape(url);
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
