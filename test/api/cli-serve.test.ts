@@ -10,7 +10,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/util/paths.ts';
 import { testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, tmpDataDir } from './helpers/harness.ts';
 import { waitFor } from './helpers/metrics.ts';
 import { parseStrictSse, rawPost } from './helpers/sse.ts';
 
@@ -65,6 +65,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
+  removeTmpDirs();
 });
 
 describe('ragspec start', () => {

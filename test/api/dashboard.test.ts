@@ -11,7 +11,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/api/server.ts';
 import { testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, startTestServer, tmpDataDir } from './helpers/harness.ts';
 
 const run = promisify(execFile);
 let srv: RunningServer;
@@ -67,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await srv?.shutdown('test done');
+  removeTmpDirs();
 });
 
 describe('GET /analytics', () => {

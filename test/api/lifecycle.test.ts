@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerationBackend } from '../../src/api/deps.ts';
 import type { RunningServer } from '../../src/api/server.ts';
 import { sharedBackend, testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, startTestServer, tmpDataDir } from './helpers/harness.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { CorpusAdapter } from '../../src/api/corpus-adapter.ts';
 import { startServer } from '../../src/api/server.ts';
@@ -32,6 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await (await testBackend()).close?.();
+  removeTmpDirs();
 });
 
 /** Open a streaming answer and resolve once `n` delta events arrived; returns the live request. */

@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/api/server.ts';
 import { testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, startTestServer, tmpDataDir } from './helpers/harness.ts';
 
 let srv: RunningServer;
 let client: OpenAI;
@@ -22,6 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await srv?.shutdown('test done');
+  removeTmpDirs();
 });
 
 const messages: OpenAI.ChatCompletionMessageParam[] = [

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/api/server.ts';
 import { testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, startTestServer, tmpDataDir } from './helpers/harness.ts';
 import { parseStrictSse, rawPost } from './helpers/sse.ts';
 
 const KEY = 'secret-key-for-tests';
@@ -29,6 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await srv?.shutdown('test done');
+  removeTmpDirs();
 });
 
 describe('health', () => {

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/api/server.ts';
 import { testBackend } from './helpers/backend.ts';
-import { makeTestCorpus, startTestServer, tmpDataDir } from './helpers/harness.ts';
+import { makeTestCorpus, removeTmpDirs, startTestServer, tmpDataDir } from './helpers/harness.ts';
 import { malformedRequests, type BadRequest } from './helpers/malformed.ts';
 
 const KEY = 'test-key-123';
@@ -24,6 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await srv?.shutdown('test done');
+  removeTmpDirs();
 });
 
 function send(r: BadRequest) {

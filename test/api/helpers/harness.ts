@@ -33,8 +33,17 @@ export const TEST_DOCS = [
   },
 ];
 
+const madeDirs: string[] = [];
+
+/** Remove the temporary folders this test file made (call in afterAll, after shutdown). */
+export function removeTmpDirs(): void {
+  for (const d of madeDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
 export function tmpDataDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `ragspec-api-${tag}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ragspec-api-${tag}-`));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** Create a data folder holding the test corpus; returns its path. */
