@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('real model: speculative greedy = AR greedy on the dev set', () => {
-  it(`${items.length} questions × reference, hybrid (+ model on every ${modelEvery === 1 ? '' : `${modelEvery}th `}question)`, async () => {
+  it(`${items.length} questions × reference, hybrid (+ model on 1 in ${modelEvery} questions)`, async () => {
     expect(engine.drafter).not.toBeNull();
     let accepted = 0;
     let spans = 0;
