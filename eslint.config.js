@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.ragspec', 'coverage', 'src/api/public/vendor'] },
+  { ignores: ['node_modules', 'dist', '.ragspec', 'coverage', 'tmp', 'src/api/public/vendor'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

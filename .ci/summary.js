@@ -13,7 +13,9 @@ try {
 }
 const passed = report.numPassedTests ?? 0;
 // Suites that crash before any test runs count as failures too.
-const failedSuites = (report.testResults ?? []).filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+const failedSuites = (report.testResults ?? []).filter(
+  (s) => s.status === 'failed' && s.assertionResults.length === 0,
+).length;
 const failed = (report.numFailedTests ?? 0) + failedSuites;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

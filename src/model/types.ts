@@ -22,7 +22,15 @@ export interface LlamaConfig {
   rmsNormEps: number;
   ropeTheta: number;
   /** Present only when the GGUF declares rope scaling. */
-  ropeScaling?: { type: 'linear'; factor: number } | { type: 'yarn' | 'llama3'; factor: number; originalContextLength: number; lowFreqFactor?: number; highFreqFactor?: number };
+  ropeScaling?:
+    | { type: 'linear'; factor: number }
+    | {
+        type: 'yarn' | 'llama3';
+        factor: number;
+        originalContextLength: number;
+        lowFreqFactor?: number;
+        highFreqFactor?: number;
+      };
   /** Output head shares the token embedding matrix (no `output.weight` tensor). */
   tiedEmbeddings: boolean;
   /** Qwen2 has biases on q/k/v projections. */
@@ -78,7 +86,12 @@ export interface CausalLM {
    * @param mask      [S, P+S] additive mask (0 = attend, -Infinity-like = blocked), or null
    *                  for the ordinary causal mask.
    */
-  forward(tokens: readonly number[], positions: readonly number[], mask: Float32Array | null, cache: KvCache): Promise<Logits>;
+  forward(
+    tokens: readonly number[],
+    positions: readonly number[],
+    mask: Float32Array | null,
+    cache: KvCache,
+  ): Promise<Logits>;
   dispose(): Promise<void>;
 }
 

@@ -7,7 +7,10 @@ export class RagspecError extends Error {
   readonly hint?: string;
   readonly status: number;
 
-  constructor(message: string, opts: { code?: string; hint?: string; status?: number; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    opts: { code?: string; hint?: string; status?: number; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'RagspecError';
     this.code = opts.code ?? 'ragspec_error';

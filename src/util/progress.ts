@@ -12,7 +12,11 @@ export interface Progress {
 export function startProgress(label: string, total: number, unit = ''): Progress {
   if (process.stderr.isTTY && !process.env.CI) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {percentage}% {value}/{total}${unit ? ' ' + unit : ''} eta {eta}s`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {percentage}% {value}/{total}${unit ? ' ' + unit : ''} eta {eta}s`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0);

@@ -9,7 +9,11 @@ import { targetGguf } from '../helpers/assets.ts';
 const cli = path.join(repoRoot, 'bin', 'ragspec.js');
 
 function ragspec(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(process.execPath, [cli, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 describe('ragspec setup', () => {
@@ -42,7 +46,10 @@ describe('ragspec setup', () => {
       encoding: 'utf8',
     });
     expect(r.status).not.toBe(0);
-    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('ragspec: error:'));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('ragspec: error:'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('--model');
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -8,7 +8,9 @@ import { paths } from '../../src/util/paths.ts';
 
 function need(file: string, what: string): string {
   if (!fs.existsSync(file)) {
-    throw new Error(`${what} not found at ${file} — run \`npx ragspec setup\` first (set RAGSPEC_HOME if you moved it)`);
+    throw new Error(
+      `${what} not found at ${file} — run \`npx ragspec setup\` first (set RAGSPEC_HOME if you moved it)`,
+    );
   }
   return file;
 }

@@ -14,7 +14,14 @@ export function register(program: Command): void {
     .option('--skip-embedder', 'do not fetch the embedding model')
     .option('--skip-convert', 'do not convert the GGUF to ONNX')
     .option('--skip-corpus', 'do not ingest the default corpus')
-    .action(async (o: { model?: string; skipEmbedder?: boolean; skipConvert?: boolean; skipCorpus?: boolean }) => {
-      await runSetup({ model: o.model, skipEmbedder: o.skipEmbedder, skipConvert: o.skipConvert, skipCorpus: o.skipCorpus });
-    });
+    .action(
+      async (o: { model?: string; skipEmbedder?: boolean; skipConvert?: boolean; skipCorpus?: boolean }) => {
+        await runSetup({
+          model: o.model,
+          skipEmbedder: o.skipEmbedder,
+          skipConvert: o.skipConvert,
+          skipCorpus: o.skipCorpus,
+        });
+      },
+    );
 }

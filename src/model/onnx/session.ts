@@ -45,20 +45,26 @@ export class OrtModel {
     };
     if (opts.intraOpThreads) so.intraOpNumThreads = opts.intraOpThreads;
     if (opts.interOpThreads) so.interOpNumThreads = opts.interOpThreads;
-    if (opts.spinning === false) so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    if (opts.spinning === false)
+      so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     const source = typeof model === 'string' ? model : `<${model.byteLength}-byte model>`;
     try {
       const session =
-        typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, so)
+          : await ort.InferenceSession.create(model, so);
       return new OrtModel(session, source);
     } catch (err) {
-      throw new RagspecError(`cannot load ONNX model ${source} with providers [${providers.join(', ')}]: ${firstLine(err)}`, {
-        code: 'onnx_load_failed',
-        hint: providers.includes('cuda')
-          ? 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and a CUDA 12 runtime; use --device cpu otherwise'
-          : 're-run `npx ragspec setup` (or `npx ragspec convert`) to rebuild the model file',
-        cause: err,
-      });
+      throw new RagspecError(
+        `cannot load ONNX model ${source} with providers [${providers.join(', ')}]: ${firstLine(err)}`,
+        {
+          code: 'onnx_load_failed',
+          hint: providers.includes('cuda')
+            ? 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and a CUDA 12 runtime; use --device cpu otherwise'
+            : 're-run `npx ragspec setup` (or `npx ragspec convert`) to rebuild the model file',
+          cause: err,
+        },
+      );
     }
   }
 
@@ -75,20 +81,28 @@ export class OrtModel {
    * buffers of exactly the output's size (saves a copy of big outputs such as KV caches); the
    * other outputs come back as new arrays.
    */
-  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[], into?: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  async run(
+    feeds: Record<string, HostTensor>,
+    outputs?: readonly string[],
+    into?: Record<string, HostTensor>,
+  ): Promise<Record<string, HostTensor>> {
     const missing = this.session.inputNames.filter((n) => !(n in feeds));
     const unknown = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
     if (missing.length || unknown.length) {
       throw new RagspecError(
         `feeds do not match ${this.source}: ` +
-          [missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unexpected ${unknown.join(', ')}` : '']
+          [
+            missing.length ? `missing ${missing.join(', ')}` : '',
+            unknown.length ? `unexpected ${unknown.join(', ')}` : '',
+          ]
             .filter(Boolean)
             .join('; '),
         { code: 'onnx_bad_feeds' },
       );
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims as number[]);
+    for (const [name, t] of Object.entries(feeds))
+      ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims as number[]);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       if (into) {
@@ -99,7 +113,9 @@ export class OrtModel {
         }
         result = await this.session.run(ortFeeds, fetches);
       } else {
-        result = outputs ? await this.session.run(ortFeeds, outputs as string[]) : await this.session.run(ortFeeds);
+        result = outputs
+          ? await this.session.run(ortFeeds, outputs as string[])
+          : await this.session.run(ortFeeds);
       }
     } catch (err) {
       const shapes = Object.entries(feeds)
