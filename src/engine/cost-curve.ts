@@ -84,7 +84,10 @@ export async function measureCostCurve(
   const curve: CostCurve = { model: modelKey, machine: machineKey(), past, ms };
   try {
     fs.mkdirSync(paths.cache(), { recursive: true });
-    fs.writeFileSync(cacheFile(modelKey), JSON.stringify(curve, null, 1));
+    // temp + rename: two processes measuring at once never leave a half-written file to read.
+    const tmp = `${cacheFile(modelKey)}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(curve, null, 1));
+    fs.renameSync(tmp, cacheFile(modelKey));
   } catch {
     /* a read-only home only costs a re-measure next time */
   }
