@@ -13,24 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCorpus } from '../../src/retrieval/index.ts';
 import { repoRoot } from '../../src/util/paths.ts';
 import { ragspecBin, sharedEmbedder, tempDir, writeFiles } from './helpers.ts';
+import { seededRandom as rng } from '../helpers/tiny-gguf.ts';
 
 const KILLS = 22;
 const WORDS =
   'registry tarball scope token cache lockfile workspace script audit publish semver peer bundle alias tag prefix'.split(
     ' ',
   );
-
-/** Small seeded PRNG so a failing run can be replayed (seed printed). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let dir: string;
 let docs: string;

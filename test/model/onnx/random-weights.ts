@@ -6,6 +6,7 @@
 import { floatToHalf, halfToFloat } from '../../../src/model/gguf/half.ts';
 import type { LlamaConfig } from '../../../src/model/types.ts';
 import type { GgmlType, RawTensor, WeightSource } from '../../../src/model/weights.ts';
+import { seededRandom as rng } from '../../helpers/tiny-gguf.ts';
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
@@ -24,17 +25,6 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
     tiedEmbeddings: true,
     qkvBias: false,
     ...over,
-  };
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
