@@ -5,7 +5,7 @@ import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../..
 import { answerMessages } from '../../engine/prompt.ts';
 import { openCorpus } from '../../retrieval/index.ts';
 import { paths } from '../../util/paths.ts';
-import { positiveInt } from './generate.ts';
+import { addSamplingOptions, positiveInt } from './generate.ts';
 
 interface AskFlags extends SamplingFlags {
   k: string;
@@ -18,19 +18,16 @@ interface AskFlags extends SamplingFlags {
 }
 
 export function register(program: Command): void {
-  program
-    .command('ask')
-    .description(
-      'Answer a question from the corpus; drafts come from the retrieved passages, the output is the model’s own.',
-    )
-    .argument('<question>', 'what to ask')
-    .option('-k, --k <n>', 'passages to retrieve', '4')
-    .option('-n, --max-tokens <n>', 'most answer tokens', '256')
-    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', '0')
-    .option('--top-k <k>', 'sample among the k most likely tokens')
-    .option('--top-p <p>', 'nucleus sampling mass')
-    .option('--seed <n>', 'random seed for sampling')
-    .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid')
+  addSamplingOptions(
+    program
+      .command('ask')
+      .description(
+        'Answer a question from the corpus; drafts come from the retrieved passages, the output is the model’s own.',
+      )
+      .argument('<question>', 'what to ask')
+      .option('-k, --k <n>', 'passages to retrieve', '4')
+      .option('-n, --max-tokens <n>', 'most answer tokens', '256'),
+  )
     .option('--json', 'print one JSON object: answer, passages, citations, stats')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
     .option('--model <dir>', 'converted model folder')

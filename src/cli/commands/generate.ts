@@ -17,21 +17,28 @@ interface GenerateFlags extends SamplingFlags {
   json?: boolean;
 }
 
-export function register(program: Command): void {
-  program
-    .command('generate')
-    .description(
-      'Generate text with the target model; every --mode gives the target’s own output (greedy: token-identical).',
-    )
-    .option('-p, --prompt <text>', 'the prompt (raw text, or the user message with --chat)')
-    .option('--chat', "wrap the prompt as a user message in the model's chat template")
-    .option('--system <text>', 'system message (with --chat)')
-    .option('-n, --max-tokens <n>', 'most new tokens', '128')
+/** The sampling and decode-mode flags `generate` and `ask` share (read by `parseSampling`, `parseMode`). */
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', '0')
     .option('--top-k <k>', 'sample among the k most likely tokens')
     .option('--top-p <p>', 'nucleus sampling mass')
     .option('--seed <n>', 'random seed for sampling (reproducible runs)')
-    .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid')
+    .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid');
+}
+
+export function register(program: Command): void {
+  addSamplingOptions(
+    program
+      .command('generate')
+      .description(
+        'Generate text with the target model; every --mode gives the target’s own output (greedy: token-identical).',
+      )
+      .option('-p, --prompt <text>', 'the prompt (raw text, or the user message with --chat)')
+      .option('--chat', "wrap the prompt as a user message in the model's chat template")
+      .option('--system <text>', 'system message (with --chat)')
+      .option('-n, --max-tokens <n>', 'most new tokens', '128'),
+  )
     .option('--stop <s...>', 'stop strings')
     .option('--model <dir>', 'converted model folder (default .ragspec/models/smollm2-135m-instruct)')
     .option(
