@@ -31,9 +31,11 @@ export async function ensureConverted(
   gguf: string,
   outDir: string,
   log: (line: string) => void,
+  /** The GGUF's sha256 when the caller already verified it (saves hashing it again). */
+  knownSha256?: string,
 ): Promise<void> {
   const manifest = readManifest(outDir);
-  const sha = manifest ? await fileSha256(gguf) : null;
+  const sha = manifest ? (knownSha256 ?? (await fileSha256(gguf))) : null;
   for (const v of DEFAULT_VARIANTS) {
     const have = manifest?.variants[v.name];
     const sameLayers = !v.layers || JSON.stringify(have?.layers) === JSON.stringify(v.layers);

@@ -74,7 +74,9 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
   const started = Date.now();
   const gguf = await ensureTargetGguf(opts);
   const embedderDir = opts.skipEmbedder ? null : await ensureEmbedder(opts);
-  if (!opts.skipConvert) await ensureConverted(gguf, paths.targetModel(), (l) => say(opts, l));
+  // The packaged GGUF was just checked against its pinned sha256; a --model file was not.
+  const knownSha = opts.model ? undefined : targetPackage.files[0]!.sha256;
+  if (!opts.skipConvert) await ensureConverted(gguf, paths.targetModel(), (l) => say(opts, l), knownSha);
   if (embedderDir && !opts.skipCorpus) await ensureDefaultCorpus(paths.data(), (l) => say(opts, l));
   say(opts, `setup done in ${((Date.now() - started) / 1000).toFixed(1)} s — assets in ${paths.home()}`);
   return { gguf, modelDir: paths.targetModel(), embedderDir };
