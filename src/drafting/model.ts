@@ -85,9 +85,10 @@ export class ModelDrafter implements DraftSource {
       missing.map((_, i) => common + i),
       null,
       this.cache,
+      { logitRows: [missing.length - 1] },
     );
     this.cached.push(...missing);
-    let row = logitsRow(logits, logits.rows - 1);
+    let row = logitsRow(logits, 0);
 
     // 2. Draft a chain of up to γ tokens, one drafter forward each.
     const sampling = ctx.sampling ?? { temperature: ctx.temperature };

@@ -59,6 +59,7 @@ export async function measureCostCurve(
       chunk.map((_, i) => s + i),
       null,
       base,
+      { logitRows: [chunk.length - 1] },
     );
   }
   // Sizes are measured round-robin (each rep visits every size) and the minimum is kept:

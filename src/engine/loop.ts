@@ -100,11 +100,13 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
   for (let s = hit?.length ?? 0; s < prefix.length && !aborted(); s += chunk) {
     const e = Math.min(prefix.length, s + chunk);
     const ids = prefix.slice(s, e);
+    // Prefill logits are never read (the last prompt token is the tree root): ask for one row.
     await target.forward(
       ids,
       ids.map((_, i) => s + i),
       null,
       cache,
+      { logitRows: [ids.length - 1] },
     );
   }
   if (!aborted()) o.prefixCache?.store(prefix, cache);

@@ -13,8 +13,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadWeights } from './gguf/index.ts';
-import { buildLlamaGraph } from './onnx/llama-graph.ts';
-import type { WeightFormat } from './onnx/linear.ts';
+import { buildLlamaGraph, type AttentionOp } from './onnx/llama-graph.ts';
+import type { HeadFormat, Int4Accuracy, WeightFormat } from './onnx/linear.ts';
 import { TextTokenizer } from './tokenizer/index.ts';
 import type { LlamaConfig } from './types.ts';
 import { RagspecError } from '../util/errors.ts';
@@ -25,8 +25,32 @@ export const MANIFEST = 'ragspec-model.json';
  * Version of the graphs `buildLlamaGraph` emits. Bump it when a conversion made by an older
  * builder should be redone (setup compares it); older graphs still load and run.
  * 2: fused RotaryEmbedding/SkipSimplifiedLayerNormalization and the capacity KV cache.
+ * 3: graph options (GroupQueryAttention with an in-place KV cache, Q8_0 head, int8 compute,
+ *    logits only for the rows asked for) recorded per variant.
  */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 3;
+
+/** The graph-builder choices of a variant (see onnx/llama-graph.ts and onnx/linear.ts). */
+export interface GraphOptions {
+  attention: AttentionOp;
+  /** Output head precision. */
+  head: HeadFormat;
+  /** MatMulNBits accuracy_level of the int4 layers and a quantised head: 4 = int8 compute. */
+  accuracy: Int4Accuracy;
+  /** Logits only for the rows the caller asks for (prefill: its last row). */
+  logitRows: boolean;
+}
+
+/**
+ * The defaults, chosen by measurement (docs/BENCHMARKS.md, Model): for int4 weights the GGUF's
+ * own Q8_0 head as 8-bit MatMulNBits and int8 compute, which is also how llama.cpp computes
+ * these tensors; fp32 weights stay the exact fp32 reference.
+ */
+export function defaultGraph(weights: WeightFormat): GraphOptions {
+  return weights === 'int4'
+    ? { attention: 'gqa', head: 'q8', accuracy: 4, logitRows: true }
+    : { attention: 'gqa', head: 'fp32', accuracy: 0, logitRows: true };
+}
 
 export interface VariantEntry {
   /** Graph file name inside the folder. */
@@ -38,6 +62,8 @@ export interface VariantEntry {
   config: LlamaConfig;
   /** GRAPH_BUILDER_VERSION that wrote it (absent: version 1). */
   builder?: number;
+  /** The graph-builder choices (absent before version 3). */
+  graph?: GraphOptions;
 }
 
 export interface ModelManifest {
@@ -56,6 +82,8 @@ export interface ConvertOptions {
   weights: WeightFormat;
   /** Variant name; default `fp32`/`int4`, or `draft-<weights>` for a layer subset. */
   name?: string;
+  /** Graph-builder choices; each unset one takes `defaultGraph(weights)`'s. */
+  graph?: Partial<GraphOptions>;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -100,11 +128,16 @@ export async function convertGguf(
   const file = `${variant}.onnx`;
   const graphPath = path.join(outDir, file);
   const tmpGraph = `${graphPath}.tmp`;
+  const graph: GraphOptions = { ...defaultGraph(opts.weights), ...opts.graph };
   const built = buildLlamaGraph(src, {
     layers,
     weights: opts.weights,
     mask: '4d',
     kv: 'capacity',
+    attention: graph.attention,
+    head: graph.head,
+    int4Accuracy: graph.accuracy,
+    logitRows: graph.logitRows,
     externalData: path.join(outDir, `${file}.data`),
     onProgress: (done, total) => opts.onProgress?.('layers', done, total),
   });
@@ -118,6 +151,7 @@ export async function convertGguf(
     layers,
     config: built.config,
     builder: GRAPH_BUILDER_VERSION,
+    graph,
   };
   const manifest = readManifestIfSame(outDir, sha256) ?? {
     format: 1,

@@ -74,13 +74,23 @@ export interface KvCache {
   clone(): KvCache;
 }
 
+export interface ForwardOptions {
+  /**
+   * Which of the S new rows need logits (ascending indices in 0..S-1); default every row.
+   * Prefill asks for its last row only, so the output head runs once per chunk, not S times.
+   * The returned `Logits` then has `rows = logitRows.length`, in this order.
+   */
+  logitRows?: readonly number[];
+}
+
 export interface CausalLM {
   readonly config: LlamaConfig;
   readonly capabilities: CausalLMCapabilities;
   newCache(): KvCache;
   /**
    * Run the model over S new tokens after the P positions in `cache`, append their keys
-   * and values to `cache`, and return logits for every new position.
+   * and values to `cache`, and return logits for every new position (or those in
+   * `opts.logitRows`).
    * @param tokens    [S] token ids
    * @param positions [S] absolute positions (tree depth + P for draft trees)
    * @param mask      [S, P+S] additive mask (0 = attend, -Infinity-like = blocked), or null
@@ -91,6 +101,7 @@ export interface CausalLM {
     positions: readonly number[],
     mask: Float32Array | null,
     cache: KvCache,
+    opts?: ForwardOptions,
   ): Promise<Logits>;
   dispose(): Promise<void>;
 }

@@ -9,6 +9,7 @@
 import {
   MASK_BLOCKED,
   type CausalLM,
+  type ForwardOptions,
   type KvCache,
   type LlamaConfig,
   type Logits,
@@ -104,6 +105,7 @@ export class ToyLM implements CausalLM {
     positions: readonly number[],
     mask: Float32Array | null,
     cache: KvCache,
+    opts: ForwardOptions = {},
   ): Promise<Logits> {
     const c = cache as ToyCache;
     if (!this.capabilities.treeMask && mask !== null) throw new Error('toy: this model takes no tree mask');
@@ -132,7 +134,11 @@ export class ToyLM implements CausalLM {
     }
     c.entries.push(...fresh);
     c.lastAppended = s;
-    return { data, rows: s, vocabSize: this.v };
+    const rows = opts.logitRows;
+    if (!rows) return { data, rows: s, vocabSize: this.v };
+    const picked = new Float32Array(rows.length * this.v);
+    rows.forEach((r, i) => picked.set(data.subarray(r * this.v, (r + 1) * this.v), i * this.v));
+    return { data: picked, rows: rows.length, vocabSize: this.v };
   }
 
   private row(seen: Entry[], out: Float32Array): void {

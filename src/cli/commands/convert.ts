@@ -4,7 +4,9 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { convertGguf } from '../../model/convert.ts';
+import { convertGguf, defaultGraph, type GraphOptions } from '../../model/convert.ts';
+import { HEAD_FORMATS } from '../../model/onnx/linear.ts';
+import { ATTENTION_OPS } from '../../model/onnx/llama-graph.ts';
 import { exportOptimum } from '../../model/onnx/optimum.ts';
 import { RagspecError } from '../../util/errors.ts';
 import { startProgress, type Progress } from '../../util/progress.ts';
@@ -15,6 +17,28 @@ interface ConvertFlags {
   weights: string;
   name?: string;
   exportOptimum?: string;
+  attention?: string;
+  head?: string;
+  accuracy?: string;
+  logitRows: boolean;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new RagspecError(`--${flag} must be one of ${allowed.join(', ')}, not "${value}"`, {
+    code: 'bad_flag',
+    status: 400,
+  });
+}
+
+/** The graph-builder flags over `defaultGraph(weights)`. */
+function graphFlags(o: ConvertFlags): Partial<GraphOptions> {
+  const g: Partial<GraphOptions> = {};
+  if (o.attention) g.attention = oneOf('attention', o.attention, ATTENTION_OPS);
+  if (o.head) g.head = oneOf('head', o.head, HEAD_FORMATS);
+  if (o.accuracy) g.accuracy = Number(oneOf('accuracy', o.accuracy, ['0', '4'] as const)) as 0 | 4;
+  if (!o.logitRows) g.logitRows = false;
+  return g;
 }
 
 /** "0,1,2" or "0-5" or "0-3,8,10-11" → [0, 1, ...] */
@@ -65,6 +89,22 @@ export function register(program: Command): void {
       'variant name in the folder (default fp32/int4, draft-<weights> with --layers)',
     )
     .option(
+      '--attention <op>',
+      `attention op: ${ATTENTION_OPS.join(' or ')} (default ${defaultGraph('int4').attention}: com.microsoft GroupQueryAttention, KV cache written in place)`,
+    )
+    .option(
+      '--head <format>',
+      `output head: ${HEAD_FORMATS.join(', ')} (default q8 with --weights int4: the GGUF's Q8_0 blocks as they are; fp32 with --weights fp32)`,
+    )
+    .option(
+      '--accuracy <level>',
+      'MatMulNBits compute of int4 layers and a quantised head: 4 = int8 (default with int4), 0 = fp32',
+    )
+    .option(
+      '--no-logit-rows',
+      'compute logits for every new row, also in prefill (default: only the rows asked for)',
+    )
+    .option(
       '--export-optimum <dir>',
       'also write an Optimum/transformers.js folder (2D attention mask, chains only)',
     )
@@ -83,6 +123,7 @@ export function register(program: Command): void {
         weights,
         layers,
         name: o.name,
+        graph: graphFlags(o),
         onProgress: (stage, done, total) => {
           if (stage === 'layers') {
             bar ??= startProgress(`converting ${path.basename(gguf)} (${weights})`, total, 'layers');
@@ -93,11 +134,15 @@ export function register(program: Command): void {
       (bar as Progress | null)?.stop();
       const e = res.entry;
       console.log(
-        `wrote ${res.file} (variant ${res.variant}: ${e.config.numLayers} layers, ${weights}) in ${res.seconds.toFixed(1)} s`,
+        `wrote ${res.file} (variant ${res.variant}: ${e.config.numLayers} layers, ${weights}, ${describeGraph(e.graph!)}) in ${res.seconds.toFixed(1)} s`,
       );
       if (o.exportOptimum) {
         const graph = await exportOptimum(gguf, path.resolve(o.exportOptimum), { weights, layers });
         console.log(`wrote Optimum/transformers.js export ${graph}`);
       }
     });
+}
+
+function describeGraph(g: GraphOptions): string {
+  return `attention ${g.attention}, head ${g.head}, accuracy ${g.accuracy}${g.logitRows ? ', logit rows' : ''}`;
 }

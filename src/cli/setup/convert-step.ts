@@ -3,7 +3,13 @@
  * variant is skipped when the folder's manifest already lists it for the same source GGUF
  * (same sha256), so setup stays idempotent and cheap on a second run.
  */
-import { convertGguf, fileSha256, isCurrentVariant, readManifest } from '../../model/convert.ts';
+import {
+  convertGguf,
+  defaultGraph,
+  fileSha256,
+  isCurrentVariant,
+  readManifest,
+} from '../../model/convert.ts';
 import type { WeightFormat } from '../../model/onnx/linear.ts';
 import { startProgress, type Progress } from '../../util/progress.ts';
 
@@ -40,7 +46,8 @@ export async function ensureConverted(
     const have = manifest?.variants[v.name];
     const sameLayers = !v.layers || JSON.stringify(have?.layers) === JSON.stringify(v.layers);
     // A graph from an older builder version is reconverted: the runtime expects the current I/O layout.
-    if (have && manifest?.source.sha256 === sha && sameLayers && isCurrentVariant(have)) {
+    const sameGraph = JSON.stringify(have?.graph) === JSON.stringify(defaultGraph(v.weights));
+    if (have && manifest?.source.sha256 === sha && sameLayers && sameGraph && isCurrentVariant(have)) {
       log(`✓ ONNX ${v.name} (${v.why}) already converted`);
       continue;
     }

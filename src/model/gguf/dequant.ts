@@ -127,3 +127,27 @@ export function q4BlockFields(t: RawTensor): Q4Blocks {
   }
   return { blocks, d, m, q };
 }
+
+/** The fields of Q8_0 blocks: value = q * d exactly as dequantize computes it. */
+export interface Q8Blocks {
+  blocks: number;
+  /** [blocks] per-block scale. */
+  d: Float32Array;
+  /** [blocks * 32] signed quants -128..127, in element order. */
+  q: Int8Array;
+}
+
+export function q8BlockFields(t: RawTensor): Q8Blocks {
+  if (t.type !== 'Q8_0') throw new Error(`q8BlockFields: ${t.name} is ${t.type}, not Q8_0`);
+  const count = elementCount(t.ne);
+  const blocks = count / 32;
+  const { typeSize } = BLOCK_LAYOUT.Q8_0;
+  const d = new Float32Array(blocks);
+  const q = new Int8Array(count);
+  for (let b = 0; b < blocks; b++) {
+    const o = b * typeSize;
+    d[b] = readHalf(t.raw, o);
+    q.set(new Int8Array(t.raw.buffer, t.raw.byteOffset + o + 2, 32), b * 32);
+  }
+  return { blocks, d, q };
+}

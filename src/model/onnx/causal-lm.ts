@@ -11,12 +11,14 @@ import {
   causalMask,
   type CausalLM,
   type CausalLMCapabilities,
+  type ForwardOptions,
   type KvCache,
   type LlamaConfig,
   type Logits,
 } from '../types.ts';
-import { CapacityKvCache } from './kv-capacity.ts';
-import { OnnxKvCache, type LayerKv } from './kv-cache.ts';
+import type { GraphKvCache, KvLayout } from './kv-binding.ts';
+import { CapacityKvCache, InPlaceKvCache } from './kv-capacity.ts';
+import { OnnxKvCache } from './kv-cache.ts';
 import { OrtModel, type HostTensor, type SessionOptions } from './session.ts';
 
 export type MaskConvention = '4d' | '2d';
@@ -30,8 +32,10 @@ const BLOCKED_BELOW = -1e4;
 
 export class OnnxCausalLM implements CausalLM {
   readonly capabilities: CausalLMCapabilities;
-  /** 'capacity' graphs return only the new rows (`appended.{i}.*`); see llama-graph.ts. */
-  private readonly kv: 'concat' | 'capacity';
+  /** How the graph takes and returns the KV cache (see kv-binding.ts and llama-graph.ts). */
+  readonly kv: KvLayout;
+  /** The graph computes logits only for the rows fed as `logit_rows` (see llama-graph.ts). */
+  private readonly hasLogitRows: boolean;
 
   private constructor(
     private readonly model: OrtModel,
@@ -39,7 +43,12 @@ export class OnnxCausalLM implements CausalLM {
     private readonly mask: MaskConvention,
   ) {
     this.capabilities = { treeMask: mask === '4d' };
-    this.kv = model.outputNames.includes('appended.0.key') ? 'capacity' : 'concat';
+    this.kv = model.outputNames.includes('appended.0.key')
+      ? 'capacity'
+      : model.outputDims('present.0.key')?.[2] === 'capacity'
+        ? 'inplace'
+        : 'concat';
+    this.hasLogitRows = model.inputNames.includes('logit_rows');
   }
 
   /** Load a graph file (external data resolves beside it) or bytes. */
@@ -59,11 +68,11 @@ export class OnnxCausalLM implements CausalLM {
     return this.model.source;
   }
 
-  newCache(): OnnxKvCache | CapacityKvCache {
+  newCache(): GraphKvCache {
     const { numLayers, numKvHeads, headDim } = this.config;
-    return this.kv === 'capacity'
-      ? new CapacityKvCache(numLayers, numKvHeads, headDim)
-      : new OnnxKvCache(numLayers, numKvHeads, headDim);
+    if (this.kv === 'capacity') return new CapacityKvCache(numLayers, numKvHeads, headDim, MASK_BLOCKED);
+    if (this.kv === 'inplace') return new InPlaceKvCache(numLayers, numKvHeads, headDim, MASK_BLOCKED);
+    return new OnnxKvCache(numLayers, numKvHeads, headDim);
   }
 
   async forward(
@@ -71,9 +80,9 @@ export class OnnxCausalLM implements CausalLM {
     positions: readonly number[],
     mask: Float32Array | null,
     cache: KvCache,
+    opts: ForwardOptions = {},
   ): Promise<Logits> {
-    const kind = this.kv === 'capacity' ? CapacityKvCache : OnnxKvCache;
-    if (!(cache instanceof kind) || cache.numLayers !== this.config.numLayers) {
+    if (!isGraphKv(cache) || cache.layout !== this.kv || cache.numLayers !== this.config.numLayers) {
       throw new RagspecError('forward: the KV cache was not made by this model (use model.newCache())', {
         code: 'bad_cache',
       });
@@ -81,7 +90,7 @@ export class OnnxCausalLM implements CausalLM {
     const s = tokens.length;
     const p = cache.length;
     const total = p + s;
-    const { vocabSize: v, numKvHeads: hkv, headDim: d } = this.config;
+    const v = this.config.vocabSize;
     if (s === 0) throw new RagspecError('forward: no tokens', { code: 'bad_forward' });
     if (positions.length !== s)
       throw new RagspecError(`forward: ${s} tokens but ${positions.length} positions`, {
@@ -106,63 +115,57 @@ export class OnnxCausalLM implements CausalLM {
         code: 'bad_forward',
       });
     }
+    const rows = opts.logitRows ?? null;
+    if (rows) {
+      for (const r of rows)
+        if (!Number.isInteger(r) || r < 0 || r >= s)
+          throw new RagspecError(`forward: logit row ${r} is outside 0..${s - 1}`, { code: 'bad_forward' });
+    }
+    if (this.mask === '2d' && mask && !isCausal(mask, p, s)) {
+      throw new RagspecError(
+        `${this.model.source} only runs causal chains (2D attention_mask, Optimum export); this forward needs a tree mask`,
+        {
+          code: 'tree_mask_unsupported',
+          hint: 'use a model converted by `ragspec convert`, or verify one chain of drafts at a time',
+        },
+      );
+    }
+    const kv = cache.bind(mask ?? causalMask(p, s), s);
     const feeds: Record<string, HostTensor> = {
       input_ids: { type: 'int64', data: BigInt64Array.from(tokens, BigInt), dims: [1, s] },
       position_ids: { type: 'int64', data: BigInt64Array.from(positions, BigInt), dims: [1, s] },
+      ...kv.past,
     };
-    if (cache instanceof CapacityKvCache) {
-      // Capacity cache: feed the whole buffer (stale rows masked), get back only S new rows.
-      cache.prepare();
-      const c = cache.capacity;
-      feeds.attention_mask = {
-        type: 'float32',
-        data: cache.widenMask(mask ?? causalMask(p, s), s, MASK_BLOCKED),
-        dims: [1, 1, s, c + s],
-      };
-      cache.layers.forEach((l, i) => {
-        feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, c, d] };
-        feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, c, d] };
-      });
-      const out = await this.model.run(feeds);
-      const rows: LayerKv[] = [];
-      for (let i = 0; i < this.config.numLayers; i++) {
-        rows.push({
-          key: out[`appended.${i}.key`]!.data as Float32Array,
-          value: out[`appended.${i}.value`]!.data as Float32Array,
-        });
-      }
-      cache.append(rows, s);
-      return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
-    }
-    const onnxCache = cache as OnnxKvCache;
     if (this.mask === '4d') {
-      feeds.attention_mask = { type: 'float32', data: mask ?? causalMask(p, s), dims: [1, 1, s, total] };
+      feeds.attention_mask = { type: 'float32', data: kv.mask, dims: [1, 1, s, kv.cols] };
     } else {
-      if (mask && !isCausal(mask, p, s)) {
-        throw new RagspecError(
-          `${this.model.source} only runs causal chains (2D attention_mask, Optimum export); this forward needs a tree mask`,
-          {
-            code: 'tree_mask_unsupported',
-            hint: 'use a model converted by `ragspec convert`, or verify one chain of drafts at a time',
-          },
-        );
-      }
-      feeds.attention_mask = { type: 'int64', data: new BigInt64Array(total).fill(1n), dims: [1, total] };
+      feeds.attention_mask = { type: 'int64', data: new BigInt64Array(kv.cols).fill(1n), dims: [1, kv.cols] };
     }
-    onnxCache.layers.forEach((l, i) => {
-      feeds[`past_key_values.${i}.key`] = { type: 'float32', data: l.key, dims: [1, hkv, p, d] };
-      feeds[`past_key_values.${i}.value`] = { type: 'float32', data: l.value, dims: [1, hkv, p, d] };
-    });
-    // present.{i}.* are written straight into the cache's spare buffers (no extra copy).
-    const present: LayerKv[] = onnxCache.presentBuffers(total);
-    const into: Record<string, HostTensor> = {};
-    present.forEach((b, i) => {
-      into[`present.${i}.key`] = { type: 'float32', data: b.key, dims: [1, hkv, total, d] };
-      into[`present.${i}.value`] = { type: 'float32', data: b.value, dims: [1, hkv, total, d] };
-    });
-    const out = await this.model.run(feeds, undefined, into);
-    onnxCache.adopt(present, s);
-    return { data: out.logits!.data as Float32Array, rows: s, vocabSize: v };
+    this.feedRows(feeds, s, rows);
+    const out = await this.model.run(feeds, undefined, kv.into);
+    cache.absorb(out, s);
+    return this.pickRows(out.logits!.data as Float32Array, s, rows);
+  }
+
+  /** Feed `logit_rows` when the graph has it (every row unless the caller asked for fewer). */
+  private feedRows(feeds: Record<string, HostTensor>, s: number, rows: readonly number[] | null): void {
+    if (!this.hasLogitRows) return;
+    const r = rows ?? Array.from({ length: s }, (_, i) => i);
+    feeds.logit_rows = { type: 'int64', data: BigInt64Array.from(r, BigInt), dims: [r.length] };
+  }
+
+  /** Logits of the rows asked for: the graph computed only those, or all S and we slice. */
+  private pickRows(data: Float32Array, s: number, rows: readonly number[] | null): Logits {
+    const v = this.config.vocabSize;
+    if (!rows || this.hasLogitRows) return { data, rows: rows?.length ?? s, vocabSize: v };
+    const out = new Float32Array(rows.length * v);
+    rows.forEach((r, i) => out.set(data.subarray(r * v, (r + 1) * v), i * v));
+    return { data: out, rows: rows.length, vocabSize: v };
+  }
+
+  /** Flush onnxruntime's per-op profile (loaded with `profilePrefix`). */
+  endProfiling(): void {
+    this.model.endProfiling();
   }
 
   async dispose(): Promise<void> {
@@ -200,4 +203,8 @@ function isCausal(mask: Float32Array, p: number, s: number): boolean {
     }
   }
   return true;
+}
+
+function isGraphKv(cache: KvCache): cache is GraphKvCache {
+  return typeof (cache as Partial<GraphKvCache>).bind === 'function' && 'layout' in cache;
 }

@@ -14,8 +14,14 @@ type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type IAttributeProto = onnxProto.onnx.IAttributeProto;
 
 export const DT = onnx.TensorProto.DataType;
-export type ElemType = 'float32' | 'int64' | 'uint8' | 'bool';
-const ELEM: Record<ElemType, number> = { float32: DT.FLOAT, int64: DT.INT64, uint8: DT.UINT8, bool: DT.BOOL };
+export type ElemType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
+const ELEM: Record<ElemType, number> = {
+  float32: DT.FLOAT,
+  int64: DT.INT64,
+  int32: DT.INT32,
+  uint8: DT.UINT8,
+  bool: DT.BOOL,
+};
 
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
 /** A dim is a fixed size or a symbolic name. */
@@ -74,7 +80,7 @@ export class GraphBuilder {
     stem: string,
     type: ElemType,
     dims: number[],
-    data: Float32Array | Uint8Array | BigInt64Array,
+    data: Float32Array | Uint8Array | BigInt64Array | Int32Array,
   ): string {
     const name = this.name(stem);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

@@ -6,14 +6,20 @@
  * Invariant: every layer has the same P (`length`); positions [length - lastAppended, length)
  * are the ones the last forward appended, which `keep` indexes into.
  */
-import type { KvCache } from '../types.ts';
+import type { HostTensor } from './session.ts';
+import {
+  checkKeep,
+  checkTruncate,
+  pastFeeds,
+  type GraphKvCache,
+  type KvBinding,
+  type LayerKv,
+} from './kv-binding.ts';
 
-export interface LayerKv {
-  key: Float32Array; // [Hkv, P, D]
-  value: Float32Array; // [Hkv, P, D]
-}
+export type { LayerKv } from './kv-binding.ts';
 
-export class OnnxKvCache implements KvCache {
+export class OnnxKvCache implements GraphKvCache {
+  readonly layout = 'concat' as const;
   private layerKv: LayerKv[];
   private len = 0;
   private appended = 0;
@@ -48,11 +54,34 @@ export class OnnxKvCache implements KvCache {
     return this.layerKv;
   }
 
+  /** Past = the P cached rows; `present.{i}.*` [Hkv, P+S, D] go straight into spare buffers. */
+  bind(mask: Float32Array, s: number): KvBinding {
+    const { numKvHeads: hkv, headDim: d } = this;
+    const total = this.len + s;
+    const into: Record<string, HostTensor> = {};
+    this.presentBuffers(total).forEach((b, i) => {
+      into[`present.${i}.key`] = { type: 'float32', data: b.key, dims: [1, hkv, total, d] };
+      into[`present.${i}.value`] = { type: 'float32', data: b.value, dims: [1, hkv, total, d] };
+    });
+    return { mask, cols: total, past: pastFeeds(this.layerKv, hkv, this.len, d), into };
+  }
+
+  absorb(out: Record<string, HostTensor>, s: number): void {
+    const present: LayerKv[] = [];
+    for (let i = 0; i < this.numLayers; i++) {
+      present.push({
+        key: out[`present.${i}.key`]!.data as Float32Array,
+        value: out[`present.${i}.value`]!.data as Float32Array,
+      });
+    }
+    this.adopt(present, s);
+  }
+
   /**
    * Per-layer views of exactly [Hkv, total, D] for the next forward's `present` outputs. They
    * never alias the arrays currently in the cache (those are the forward's `past` inputs).
    */
-  presentBuffers(total: number): LayerKv[] {
+  private presentBuffers(total: number): LayerKv[] {
     const n = this.numKvHeads * total * this.headDim;
     const room = Math.ceil(n * 1.25) + this.numKvHeads * 64 * this.headDim;
     return this.layerKv.map((_, i) => {
@@ -66,7 +95,7 @@ export class OnnxKvCache implements KvCache {
   }
 
   /** Adopt the `present` tensors of a forward that appended `s` positions. */
-  adopt(present: LayerKv[], s: number): void {
+  private adopt(present: LayerKv[], s: number): void {
     if (present.length !== this.numLayers)
       throw new Error(`KV cache: expected ${this.numLayers} layers, got ${present.length}`);
     const total = this.len + s;
@@ -90,7 +119,7 @@ export class OnnxKvCache implements KvCache {
   }
 
   truncate(n: number): void {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`KV cache: cannot truncate to ${n}`);
+    checkTruncate(n);
     if (n >= this.len) return;
     this.compact(Array.from({ length: n }, (_, i) => i));
     // The positions the last forward appended may now be partly gone.
@@ -100,15 +129,7 @@ export class OnnxKvCache implements KvCache {
 
   keep(indices: readonly number[]): void {
     const base = this.len - this.appended;
-    let prev = -1;
-    for (const i of indices) {
-      if (!Number.isInteger(i) || i <= prev || i >= this.appended) {
-        throw new RangeError(
-          `KV cache: keep indices must be ascending in 0..${this.appended - 1}, got [${indices.join(', ')}]`,
-        );
-      }
-      prev = i;
-    }
+    checkKeep(indices, this.appended);
     const rows = [...Array.from({ length: base }, (_, i) => i), ...indices.map((i) => base + i)];
     this.compact(rows);
     this.len = rows.length;

@@ -7,11 +7,19 @@
  * Several tensors can be fused along the output axis (q|k|v, gate|up): one bigger matmul is
  * cheaper than three small ones at decode time.
  */
-import { q4BlockFields } from '../gguf/dequant.ts';
+import { q4BlockFields, q8BlockFields } from '../gguf/dequant.ts';
 import type { RawTensor, WeightSource } from '../weights.ts';
 import type { GraphBuilder } from './graph.ts';
 
 export type WeightFormat = 'fp32' | 'int4';
+
+/**
+ * Output head precision. 'fp32': Gemm over the dequantised matrix (113 MB read per step for
+ * SmolLM2). 'q8': the GGUF's Q8_0 blocks as 8-bit MatMulNBits, unchanged (28 MB). 'q4': those
+ * blocks requantised to symmetric 4-bit (14 MB, lossy against the GGUF).
+ */
+export const HEAD_FORMATS = ['fp32', 'q8', 'q4'] as const;
+export type HeadFormat = (typeof HEAD_FORMATS)[number];
 
 /** One output-row block of a fused linear layer. */
 export interface LinearPart {
@@ -30,7 +38,7 @@ const QBLOCK = 32;
  */
 export type Int4Accuracy = 0 | 4;
 
-/** x: [M, K] (or [..., K] for int4) → [M, N]. Returns the output name. */
+/** x: [M, K] → [M, N]. Returns the output name. */
 export function linear(
   g: GraphBuilder,
   src: WeightSource,
@@ -68,15 +76,29 @@ export function linear(
     { K: k, N: n, bits: 4, block_size: QBLOCK, accuracy_level: accuracy },
     { domain: 'com.microsoft', out: stem },
   );
-  const blockSums = g.op(
-    'ReduceSum',
-    [g.op('Reshape', [x, g.i64('dims', [-1, nb, QBLOCK])]), g.i64('axes', [2])],
-    { keepdims: 0 },
-  ); // [M, K/32]
-  const corr = g.op('MatMul', [blockSums, g.init(`${stem}.offsets`, 'float32', [nb, n], offsets)]); // [M, N]
-  const yc = g.op('Add', [y, corr]);
+  // Block sums as a matmul with the 0/1 block indicator [K, K/32], and the offsets added by
+  // Gemm's C input: two ops per layer instead of Reshape, ReduceSum, MatMul and Add.
+  const blockSums = g.op('MatMul', [x, blockIndicator(g, k)]); // [M, K/32]
+  const offs = g.init(`${stem}.offsets`, 'float32', [nb, n], offsets);
+  const yc = g.op('Gemm', [blockSums, offs, y]); // [M, N]
   return bias ? g.op('Add', [yc, g.f32(`${stem}.bias`, bias)]) : yc;
 }
+
+/** [K, K/32] with 1 where row k lies in block b: x · E sums each block of 32 inputs. */
+function blockIndicator(g: GraphBuilder, k: number): string {
+  const name = `block_sums.${k}`;
+  const cached = indicators.get(g)?.get(k);
+  if (cached) return cached;
+  const nb = k / QBLOCK;
+  const e = new Float32Array(k * nb);
+  for (let i = 0; i < k; i++) e[i * nb + Math.floor(i / QBLOCK)] = 1;
+  const init = g.init(name, 'float32', [k, nb], e);
+  const byK = indicators.get(g) ?? new Map<number, string>();
+  byK.set(k, init);
+  indicators.set(g, byK);
+  return init;
+}
+const indicators = new WeakMap<GraphBuilder, Map<number, string>>();
 
 /** Rows of all parts, permuted, as one [N, K] matrix. */
 function concatRows(src: WeightSource, parts: LinearPart[], k: number): Float32Array {
@@ -159,4 +181,55 @@ export function unpermuteRopeRows(heads: number, headDim: number): Int32Array {
     }
   }
   return perm;
+}
+
+/**
+ * The output head y = x Wᵀ from a Q8_0 (or any) weight [N, K] as 8-bit or 4-bit MatMulNBits
+ * with the kernel's default zero point (2^(bits-1)), so no zero-point tensor is fed.
+ * 'q8' keeps the Q8_0 quants and scales exactly (q + 128 with zero point 128); other source
+ * types, and 'q4', requantise each block of 32 symmetrically.
+ */
+export function quantizedHead(
+  g: GraphBuilder,
+  src: WeightSource,
+  x: string,
+  weight: string,
+  bits: 4 | 8,
+  stem: string,
+  accuracy: Int4Accuracy,
+): string {
+  const raw = src.raw(weight);
+  const [k, n] = raw.ne as [number, number];
+  if (k % QBLOCK !== 0) throw new Error(`${stem}: input size ${k} is not a multiple of ${QBLOCK}`);
+  const nb = k / QBLOCK;
+  const blob = (QBLOCK * bits) / 8;
+  const packed = new Uint8Array(n * nb * blob);
+  const scales = new Float32Array(n * nb);
+  if (bits === 8 && raw.type === 'Q8_0') {
+    const { d, q } = q8BlockFields(raw);
+    scales.set(d);
+    for (let i = 0; i < q.length; i++) packed[i] = (q[i]! + 128) & 0xff;
+  } else {
+    const w = src.f32(weight); // [N, K]
+    const qmax = bits === 8 ? 127 : 7;
+    for (let b = 0; b < n * nb; b++) {
+      let amax = 0;
+      for (let j = 0; j < QBLOCK; j++) amax = Math.max(amax, Math.abs(w[b * QBLOCK + j]!));
+      const sc = amax / qmax || 1;
+      scales[b] = amax === 0 ? 0 : sc;
+      for (let j = 0; j < QBLOCK; j++) {
+        const qv = Math.max(-qmax - 1, Math.min(qmax, Math.round(w[b * QBLOCK + j]! / sc)));
+        if (bits === 8) packed[b * blob + j] = qv + 128;
+        else packed[b * blob + (j >> 1)]! |= (qv + 8) << ((j & 1) * 4);
+      }
+    }
+  }
+  const bw = g.init(`${stem}.qweight`, 'uint8', [n, nb, blob], packed);
+  const s = g.init(`${stem}.scales`, 'float32', [n, nb], scales);
+  return g.op(
+    'MatMulNBits',
+    [x, bw, s],
+    { K: k, N: n, bits, block_size: QBLOCK, accuracy_level: accuracy },
+    { domain: 'com.microsoft', out: stem },
+  );
 }

@@ -21,12 +21,17 @@ import type { WeightSource } from '../weights.ts';
 import { GraphBuilder } from './graph.ts';
 import {
   linear,
+  quantizedHead,
   unpermuteRopeRows,
+  type HeadFormat,
   type Int4Accuracy,
   type LinearPart,
   type WeightFormat,
 } from './linear.ts';
 import { ropeTables } from './rope.ts';
+
+export const ATTENTION_OPS = ['decomposed', 'gqa'] as const;
+export type AttentionOp = (typeof ATTENTION_OPS)[number];
 
 export interface LlamaGraphOptions {
   /** Source layer indices to keep, in order (default: all) — the self-drafting model. */
@@ -50,6 +55,24 @@ export interface LlamaGraphOptions {
   kv?: 'concat' | 'capacity';
   /** MatMulNBits accuracy_level for int4 weights (default 0: fp32 compute, exact). */
   int4Accuracy?: Int4Accuracy;
+  /** Output head precision (default 'fp32'); see linear.ts. */
+  head?: HeadFormat;
+  /** accuracy_level of a quantised head (default: int4Accuracy). */
+  headAccuracy?: Int4Accuracy;
+  /**
+   * Add the input `logit_rows` int64 [R]: indices into the B·S new rows whose logits are
+   * computed (the final norm and the head run on those rows only), so `logits` is [B,R,V]
+   * with B = 1. Prefill asks for its last row; decode and verify ask for every row.
+   */
+  logitRows?: boolean;
+  /**
+   * Attention op. 'decomposed' (default): MatMul/Softmax/MatMul with the additive mask.
+   * 'gqa': com.microsoft GroupQueryAttention with the caller's mask as `attention_bias`
+   * (needs the 4D mask and fused ops). With kv 'capacity' its `present.{i}.*` outputs are
+   * the past buffers themselves, [B,Hkv,C,D], written in place at rows P..P+S-1 (the caller
+   * feeds the same buffer as past and present); with kv 'concat' they are past ++ new.
+   */
+  attention?: AttentionOp;
   /** Called after each layer is written (done of total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -96,16 +119,42 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   }));
   const idsShape = g.op('Shape', [ids]); // [2] = (B, S)
   const shapeBSHD = (heads: number) => g.op('Concat', [idsShape, g.i64('dims', [heads, d])], { axis: 0 });
-  const shapeQ = shapeBSHD(hq);
-  const shapeKV = shapeBSHD(hkv);
-  const shapeLogits = g.op('Concat', [idsShape, g.i64('dims', [v])], { axis: 0 });
-  const shapeGroupedQ = g.i64('dims', [0, hkv, -1, d]); // [B,Hq,S,D] → [B,Hkv,G·S,D]
-  const shapeHeadsQ = g.i64('dims', [0, hq, -1, d]); // and back
+  const gqa = (opts.attention ?? 'decomposed') === 'gqa';
+  const shapeQ = gqa ? '' : shapeBSHD(hq);
+  const shapeKV = gqa ? '' : shapeBSHD(hkv);
+  const shapeLogits = opts.logitRows
+    ? g.op(
+        'Concat',
+        [g.op('Slice', [idsShape, g.i64('starts', [0]), g.i64('ends', [1])]), g.i64('dims', [-1, v])],
+        { axis: 0 },
+      )
+    : g.op('Concat', [idsShape, g.i64('dims', [v])], { axis: 0 });
+  const rowsIn = opts.logitRows ? g.input('logit_rows', 'int64', ['rows']) : null;
+  const shapeGroupedQ = gqa ? '' : g.i64('dims', [0, hkv, -1, d]); // [B,Hq,S,D] → [B,Hkv,G·S,D]
+  const shapeHeadsQ = gqa ? '' : g.i64('dims', [0, hq, -1, d]); // and back
   const shapeRows = (cols: number) => g.i64('dims', [-1, cols]);
 
   // 2. Additive mask [B,1,G·S,T], shared by every layer.
   const additive = mask4d ?? additiveFrom2d(g, mask2d!, idsShape);
-  const maskG = groups > 1 ? g.op('Tile', [additive, g.i64('reps', [1, 1, groups, 1])]) : additive;
+  // GroupQueryAttention takes the [B,1,S,T] mask as it is; the decomposed path tiles it.
+  const maskG = gqa
+    ? additive
+    : groups > 1
+      ? g.op('Tile', [additive, g.i64('reps', [1, 1, groups, 1])])
+      : additive;
+
+  if (gqa && (!mask4d || opts.fusedOps === false))
+    throw new Error('GroupQueryAttention needs the 4D mask and fused ops');
+  // GroupQueryAttention's lengths: total T = P + S (the mask's last dim), seqlens_k = T - 1.
+  const total32 = gqa
+    ? g.op('Cast', [g.op('Gather', [g.op('Shape', [mask4d!]), g.scalarI64('three', 3)])], { to: 6 })
+    : null;
+  const seqlensK = gqa
+    ? g.op('Reshape', [
+        g.op('Sub', [total32!, g.init('one32', 'int32', [], Int32Array.of(1))]),
+        g.i64('dims', [1]),
+      ])
+    : null;
 
   // 3. RoPE from position_ids. The 1/sqrt(D) attention scale is folded into the Q weights.
   const fused = opts.fusedOps ?? true;
@@ -113,7 +162,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   if (kvMode === 'capacity' && opts.mask !== '4d') throw new Error('a capacity KV cache needs the 4D mask');
   // [C, S] split of the probabilities over [past | new] (capacity mode).
   const splitPastNew =
-    kvMode === 'capacity'
+    kvMode === 'capacity' && !gqa
       ? g.op(
           'Concat',
           [
@@ -127,6 +176,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   const rope = ropeTables(cfg);
   const qScale = 1 / Math.sqrt(d);
   let applyRope: (x: string) => string; // [B,H,S,D] → same
+  let ropeCaches: [string, string] | null = null; // GroupQueryAttention rotates Q and K itself
   if (fused) {
     // com.microsoft RotaryEmbedding over tables [maxPos, D/2] (cos/sin computed here in double).
     const maxPos = cfg.contextLength;
@@ -141,6 +191,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     }
     const cosCache = g.init('rope.cos', 'float32', [maxPos, d / 2], cosT);
     const sinCache = g.init('rope.sin', 'float32', [maxPos, d / 2], sinT);
+    ropeCaches = [cosCache, sinCache];
     applyRope = (x) =>
       g.op('RotaryEmbedding', [x, pos, cosCache, sinCache], { interleaved: 0 }, { domain: 'com.microsoft' });
   } else {
@@ -210,45 +261,81 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
       { weight: `${p}.attn_v.weight`, bias: bias(l, 'v') },
     ];
     const qkv = linear(g, src, hn, qkvParts, opts.weights, `${p}.attn_qkv`, acc);
-    const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
-    const toHeads = (t: string, shape: string) =>
-      g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
-    const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
-    const kT = applyRope(toHeads(k!, shapeKV)); // [B,Hkv,S,D]
-    const vT = toHeads(vv!, shapeKV);
-    let ctx: string; // [B,Hkv,G·S,D]
-    const qG = g.op('Reshape', [qr, shapeGroupedQ]);
-    const keysT = (t: string) => g.op('Transpose', [t], { perm: [0, 1, 3, 2] });
-    if (kvMode === 'concat') {
-      // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (1/sqrt(D) is in the Q weights) + mask; softmax; · V.
-      const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
-      const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
-      g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
-      g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
-      const scores = g.op('Add', [g.op('MatMul', [qG, keysT(presentK)]), maskG]);
-      ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]);
-    } else {
-      // 6'. Capacity cache: the past is read in place (C rows, unused ones masked) and never
-      // copied; only this step's keys/values leave the graph. Scores over [past | new].
-      g.op('Identity', [kT], {}, { out: `appended.${i}.key` });
-      g.op('Identity', [vT], {}, { out: `appended.${i}.value` });
-      g.output(`appended.${i}.key`, 'float32', ['batch', hkv, 'seq', d]);
-      g.output(`appended.${i}.value`, 'float32', ['batch', hkv, 'seq', d]);
-      const scoresPast = g.op('MatMul', [qG, keysT(past[i]!.key)]); // [B,Hkv,G·S,C]
-      const scoresNew = g.op('MatMul', [qG, keysT(kT)]); // [B,Hkv,G·S,S]
-      const scores = g.op('Add', [g.op('Concat', [scoresPast, scoresNew], { axis: -1 }), maskG]);
-      const [probsPast, probsNew] = g.opN(
-        'Split',
-        [g.op('Softmax', [scores], { axis: -1 }), splitPastNew!],
-        2,
-        { axis: -1 },
+    let ctxRows: string; // [B·S, Hq·D]
+    if (gqa) {
+      // 6''. GroupQueryAttention over [B,S,H·D] rows: RoPE on the packed heads, the
+      // caller's mask as attention_bias [B,1,S,T] (a tree mask is a subset of the causal
+      // mask GQA applies itself, as tree nodes come after their ancestors), scale 1 as
+      // 1/sqrt(D) is folded into the Q weights.
+      const kvShape = kvMode === 'capacity' ? 'capacity' : 'total';
+      const outs = [g.name('attn_ctx'), `present.${i}.key`, `present.${i}.value`];
+      const packed = g.op('Reshape', [
+        qkv,
+        g.op('Concat', [idsShape, g.i64('dims', [(hq + 2 * hkv) * d])], { axis: 0 }),
+      ]);
+      g.opN(
+        'GroupQueryAttention',
+        [
+          packed,
+          '',
+          '',
+          past[i]!.key,
+          past[i]!.value,
+          seqlensK!,
+          total32!,
+          ropeCaches![0],
+          ropeCaches![1],
+          pos,
+          mask4d!,
+        ],
+        outs,
+        { num_heads: hq, kv_num_heads: hkv, scale: { float: 1 }, do_rotary: 1, rotary_interleaved: 0 },
+        { domain: 'com.microsoft' },
       );
-      ctx = g.op('Add', [g.op('MatMul', [probsPast!, past[i]!.value]), g.op('MatMul', [probsNew!, vT])]);
+      g.output(outs[1]!, 'float32', ['batch', hkv, kvShape, d]);
+      g.output(outs[2]!, 'float32', ['batch', hkv, kvShape, d]);
+      ctxRows = g.op('Reshape', [outs[0]!, shapeRows(hq * d)]);
+    } else {
+      const [q, k, vv] = g.opN('Split', [qkv, qkvSplit], 3, { axis: 1 });
+      const toHeads = (t: string, shape: string) =>
+        g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
+      const qr = applyRope(toHeads(q!, shapeQ)); // [B,Hq,S,D]
+      const kT = applyRope(toHeads(k!, shapeKV)); // [B,Hkv,S,D]
+      const vT = toHeads(vv!, shapeKV);
+      let ctx: string; // [B,Hkv,G·S,D]
+      const qG = g.op('Reshape', [qr, shapeGroupedQ]);
+      const keysT = (t: string) => g.op('Transpose', [t], { perm: [0, 1, 3, 2] });
+      if (kvMode === 'concat') {
+        // 6. Scores [B,Hkv,G·S,T] = Q Kᵀ (1/sqrt(D) is in the Q weights) + mask; softmax; · V.
+        const presentK = g.op('Concat', [past[i]!.key, kT], { axis: 2 }, { out: `present.${i}.key` }); // [B,Hkv,T,D]
+        const presentV = g.op('Concat', [past[i]!.value, vT], { axis: 2 }, { out: `present.${i}.value` });
+        g.output(presentK, 'float32', ['batch', hkv, 'total', d]);
+        g.output(presentV, 'float32', ['batch', hkv, 'total', d]);
+        const scores = g.op('Add', [g.op('MatMul', [qG, keysT(presentK)]), maskG]);
+        ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), presentV]);
+      } else {
+        // 6'. Capacity cache: the past is read in place (C rows, unused ones masked) and never
+        // copied; only this step's keys/values leave the graph. Scores over [past | new].
+        g.op('Identity', [kT], {}, { out: `appended.${i}.key` });
+        g.op('Identity', [vT], {}, { out: `appended.${i}.value` });
+        g.output(`appended.${i}.key`, 'float32', ['batch', hkv, 'seq', d]);
+        g.output(`appended.${i}.value`, 'float32', ['batch', hkv, 'seq', d]);
+        const scoresPast = g.op('MatMul', [qG, keysT(past[i]!.key)]); // [B,Hkv,G·S,C]
+        const scoresNew = g.op('MatMul', [qG, keysT(kT)]); // [B,Hkv,G·S,S]
+        const scores = g.op('Add', [g.op('Concat', [scoresPast, scoresNew], { axis: -1 }), maskG]);
+        const [probsPast, probsNew] = g.opN(
+          'Split',
+          [g.op('Softmax', [scores], { axis: -1 }), splitPastNew!],
+          2,
+          { axis: -1 },
+        );
+        ctx = g.op('Add', [g.op('MatMul', [probsPast!, past[i]!.value]), g.op('MatMul', [probsNew!, vT])]);
+      }
+      ctxRows = g.op('Reshape', [
+        g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }),
+        shapeRows(hq * d),
+      ]);
     }
-    const ctxRows = g.op('Reshape', [
-      g.op('Transpose', [g.op('Reshape', [ctx, shapeHeadsQ])], { perm: [0, 2, 1, 3] }),
-      shapeRows(hq * d),
-    ]);
     const attnOut = linear(
       g,
       src,
@@ -277,16 +364,27 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
     opts.onProgress?.(i + 1, layers.length);
   });
 
-  // 8. Final norm and output head (tied: Gemm against the embedding, transB).
+  // 8. Final norm and output head, on the rows asked for only (the residual and the pending
+  //    delta are gathered before the fused add+norm).
+  if (rowsIn) {
+    x = g.op('Gather', [x, rowsIn], { axis: 0 }); // [R, H]
+    if (delta !== null) delta = g.op('Gather', [delta, rowsIn], { axis: 0 });
+  }
   const xn = norm('output_norm.weight');
-  const head = cfg.tiedEmbeddings || !src.has('output.weight') ? null : 'output.weight';
-  // Tied head: Gemm against the embedding initializer itself (no second copy). Q8_0 heads stay
-  // fp32 in the int4 variant too: 8-bit MatMulNBits has no fast CPU kernel (measured 10× slower).
-  const logitsRows = head
-    ? linear(g, src, xn, [{ weight: head }], opts.weights, 'output', acc)
-    : g.op('Gemm', [xn, embed], { transB: 1 });
+  const headName = cfg.tiedEmbeddings || !src.has('output.weight') ? 'token_embd.weight' : 'output.weight';
+  const headFormat = opts.head ?? 'fp32';
+  let logitsRows: string;
+  if (headFormat !== 'fp32') {
+    const bits = headFormat === 'q8' ? 8 : 4;
+    logitsRows = quantizedHead(g, src, xn, headName, bits, 'output', opts.headAccuracy ?? acc);
+  } else if (headName === 'output.weight') {
+    logitsRows = linear(g, src, xn, [{ weight: headName }], opts.weights, 'output', acc);
+  } else {
+    // Tied head: Gemm against the embedding initializer itself (no second copy).
+    logitsRows = g.op('Gemm', [xn, embed], { transB: 1 });
+  }
   g.op('Reshape', [logitsRows, shapeLogits], {}, { out: 'logits' });
-  g.output('logits', 'float32', ['batch', 'seq', v]);
+  g.output('logits', 'float32', ['batch', opts.logitRows ? 'rows' : 'seq', v]);
   // Graph outputs in contract order: logits first.
   const bytes = g.finish({
     producer: 'ragspec',

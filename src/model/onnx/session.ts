@@ -20,6 +20,11 @@ export interface SessionOptions {
    * pool steals cores from the session that is actually running.
    */
   spinning?: boolean;
+  /**
+   * Write onnxruntime's per-op profile (Chrome trace JSON) to files starting with this path
+   * prefix; `endProfiling()` closes it. For bench/profile.ts, never on by default.
+   */
+  profilePrefix?: string;
 }
 
 export type TensorType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
@@ -47,6 +52,10 @@ export class OrtModel {
     if (opts.interOpThreads) so.interOpNumThreads = opts.interOpThreads;
     if (opts.spinning === false)
       so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    if (opts.profilePrefix) {
+      so.enableProfiling = true;
+      so.profileFilePrefix = opts.profilePrefix;
+    }
     const source = typeof model === 'string' ? model : `<${model.byteLength}-byte model>`;
     try {
       const session =
@@ -74,6 +83,12 @@ export class OrtModel {
 
   get outputNames(): readonly string[] {
     return this.session.outputNames;
+  }
+
+  /** Declared dims of an output (numbers, or symbolic names such as 'capacity'). */
+  outputDims(name: string): readonly (number | string)[] | undefined {
+    const m = this.session.outputMetadata.find((o) => o.name === name);
+    return m && m.isTensor ? (m.shape as readonly (number | string)[]) : undefined;
   }
 
   /**
@@ -136,6 +151,11 @@ export class OrtModel {
       out[name] = { type: t.type as TensorType, data: t.data as HostTensor['data'], dims: t.dims };
     }
     return out;
+  }
+
+  /** Stop profiling and flush the trace file (see `profilePrefix`). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async dispose(): Promise<void> {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertGguf, readManifest } from '../../../src/model/convert.ts';
+import { convertGguf, defaultGraph, readManifest } from '../../../src/model/convert.ts';
 import { loadCausalLM } from '../../../src/model/load.ts';
 import { exportOptimum } from '../../../src/model/onnx/optimum.ts';
 import { MASK_BLOCKED, causalMask } from '../../../src/model/types.ts';
@@ -51,10 +51,13 @@ describe('convertGguf on tiny generated GGUF models', () => {
     const dir = folder('both');
     const tiny = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), { layers: 3 });
     await convertGguf(tiny.path, dir, { weights: 'fp32' });
-    await convertGguf(tiny.path, dir, { weights: 'int4' });
+    // fp32 compute and an fp32 head: the int4 layers alone, exact to float rounding.
+    await convertGguf(tiny.path, dir, { weights: 'int4', graph: { accuracy: 0, head: 'fp32' } });
     await convertGguf(tiny.path, dir, { weights: 'int4', layers: [0, 2] });
     const m = readManifest(dir)!;
     expect(Object.keys(m.variants).sort()).toEqual(['draft-int4', 'fp32', 'int4']);
+    expect(m.variants.int4!.graph).toEqual({ attention: 'gqa', head: 'fp32', accuracy: 0, logitRows: true });
+    expect(m.variants['draft-int4']!.graph).toEqual(defaultGraph('int4'));
     expect(m.variants['draft-int4']!.layers).toEqual([0, 2]);
     const ids = [1, 40, 77, 200, 3, 9];
     const a = await loadCausalLM(dir, { variant: 'fp32', threads: 1 });
@@ -66,6 +69,32 @@ describe('convertGguf on tiny generated GGUF models', () => {
     expect(draft.config.numLayers).toBe(2);
     await propertyChecks(draft);
     for (const lm of [a, b, draft]) await lm.dispose();
+  });
+
+  it('the Q8_0 head as 8-bit MatMulNBits equals the fp32 head; int8 compute stays close', async () => {
+    const dir = folder('heads');
+    // Untied output.weight is Q8_0 in the tiny GGUF, as SmolLM2's tied embedding is.
+    const tiny = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), { tied: false });
+    const exact = { accuracy: 0 as const, attention: 'decomposed' as const };
+    await convertGguf(tiny.path, dir, {
+      weights: 'int4',
+      name: 'fp32-head',
+      graph: { ...exact, head: 'fp32' },
+    });
+    await convertGguf(tiny.path, dir, { weights: 'int4', name: 'q8-head', graph: { ...exact, head: 'q8' } });
+    await convertGguf(tiny.path, dir, { weights: 'int4', name: 'default' });
+    const ids = [1, 40, 77, 200, 3, 9];
+    const out: Record<string, Float32Array> = {};
+    for (const v of ['fp32-head', 'q8-head', 'default']) {
+      const lm = await loadCausalLM(dir, { variant: v, threads: 1 });
+      out[v] = (await lm.forward(ids, range(0, ids.length), null, lm.newCache())).data;
+      await lm.dispose();
+    }
+    expect(maxAbsDiff(out['q8-head']!, out['fp32-head']!)).toBeLessThanOrEqual(1e-4);
+    // int8 activations: approximate, so compare against the logits' spread, not 1e-4.
+    let spread = 0;
+    for (const x of out['fp32-head']!) spread = Math.max(spread, Math.abs(x));
+    expect(maxAbsDiff(out.default!, out['fp32-head']!)).toBeLessThanOrEqual(0.05 * spread);
   });
 
   it('rejects a layer that does not exist with a one-line error', async () => {

@@ -17,9 +17,10 @@ async function load(
   weights: 'fp32' | 'int4',
   fusedOps: boolean,
   seed = 3,
+  attention: 'decomposed' | 'gqa' = 'decomposed',
 ) {
   const w = randomWeights(cfg, seed, quant);
-  const g = buildLlamaGraph(w, { weights, mask: '4d', fusedOps });
+  const g = buildLlamaGraph(w, { weights, mask: '4d', fusedOps, attention });
   return { w, lm: await OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 }) };
 }
 
@@ -34,7 +35,14 @@ describe('llama graph vs plain-JS reference', () => {
     ['Q4_1 as int4', tinyConfig({ tiedEmbeddings: false }), 'Q4_1', 'int4'],
     ['Q4_1 as fp32', tinyConfig({ arch: 'qwen2', qkvBias: true }), 'Q4_1', 'fp32'],
   ];
-  for (const [name, cfg, quant, weights] of cases)
+  for (const [name, cfg, quant, weights] of cases) {
+    it(`${name} (GroupQueryAttention)`, async () => {
+      const { w, lm } = await load(cfg, quant, weights, true, 3, 'gqa');
+      const ref = referenceForward(w, tokens);
+      const out = await lm.forward(tokens, range(0, tokens.length), null, lm.newCache());
+      expect(maxAbsDiff(out.data, ref)).toBeLessThan(1e-3);
+      await lm.dispose();
+    });
     for (const fused of [true, false]) {
       it(`${name}${fused ? '' : ' (plain ai.onnx ops)'}`, async () => {
         const { w, lm } = await load(cfg, quant, weights, fused);
@@ -44,6 +52,7 @@ describe('llama graph vs plain-JS reference', () => {
         await lm.dispose();
       });
     }
+  }
 });
 
 describe('rope scaling', () => {

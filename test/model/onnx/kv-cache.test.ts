@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { OnnxCausalLM } from '../../../src/model/onnx/causal-lm.ts';
-import { buildLlamaGraph } from '../../../src/model/onnx/llama-graph.ts';
+import { buildLlamaGraph, type LlamaGraphOptions } from '../../../src/model/onnx/llama-graph.ts';
 import type { LlamaConfig } from '../../../src/model/types.ts';
 import { maxAbsDiff, propertyChecks, range } from './properties.ts';
 import { randomWeights, tinyConfig } from './random-weights.ts';
@@ -16,11 +16,73 @@ async function build(
   weights: 'fp32' | 'int4',
   layers?: number[],
   kv: 'concat' | 'capacity' = 'concat',
+  extra: Partial<LlamaGraphOptions> = {},
 ) {
   const w = randomWeights(cfg, 7, quant);
-  const g = buildLlamaGraph(w, { weights, mask: '4d', layers, kv });
+  const g = buildLlamaGraph(w, { weights, mask: '4d', layers, kv, ...extra });
   return OnnxCausalLM.load(g.bytes, g.config, { intraOpThreads: 1 });
 }
+
+/**
+ * Every graph variant the builder can emit (beyond the KV layout): attention op, head
+ * precision, int8 compute and last-row logits, alone and together (the default of setup).
+ */
+const VARIANTS: [string, Partial<LlamaGraphOptions>][] = [
+  ['decomposed attention', {}],
+  ['GroupQueryAttention', { attention: 'gqa' }],
+  ['logit rows', { logitRows: true }],
+  ['q8 head', { head: 'q8' }],
+  ['q4 head', { head: 'q4' }],
+  ['int8 compute', { int4Accuracy: 4 }],
+  [
+    'setup default (gqa, q8 head, int8 compute, logit rows)',
+    { attention: 'gqa', head: 'q8', int4Accuracy: 4, logitRows: true },
+  ],
+];
+
+describe('every graph variant keeps the exact KV properties', () => {
+  for (const [name, extra] of VARIANTS) {
+    for (const kv of ['concat', 'capacity'] as const) {
+      it(`${name}, ${kv} KV (llama Q4_1 → int4)`, async () => {
+        const lm = await build(tinyConfig(), 'Q4_1', 'int4', undefined, kv, extra);
+        await propertyChecks(lm);
+        await lm.dispose();
+      });
+    }
+  }
+  it('GroupQueryAttention on qwen2 (q/k/v bias), separate head, fp32', async () => {
+    const cfg = tinyConfig({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: false });
+    const lm = await build(cfg, 'F32', 'fp32', undefined, 'capacity', { attention: 'gqa', logitRows: true });
+    await propertyChecks(lm);
+    await lm.dispose();
+  });
+  it('GroupQueryAttention grows its in-place cache past the first capacity step', async () => {
+    const cfg = tinyConfig({ contextLength: 1024 });
+    const ref = await build(cfg, 'F32', 'fp32', undefined, 'concat');
+    const gqa = await build(cfg, 'F32', 'fp32', undefined, 'capacity', { attention: 'gqa' });
+    const ids = Array.from({ length: 300 }, (_, i) => (i * 13) % cfg.vocabSize);
+    const a = await ref.forward(ids, range(0, 300), null, ref.newCache());
+    const c = gqa.newCache();
+    const parts: Float32Array[] = [];
+    for (const [from, to] of [
+      [0, 60],
+      [60, 64],
+      [64, 65],
+      [65, 300],
+    ] as const) {
+      parts.push((await gqa.forward(ids.slice(from, to), range(from, to - from), null, c)).data);
+    }
+    const joined = new Float32Array(a.data.length);
+    let o = 0;
+    for (const x of parts) {
+      joined.set(x, o);
+      o += x.length;
+    }
+    expect(maxAbsDiff(joined, a.data)).toBeLessThanOrEqual(1e-3);
+    await ref.dispose();
+    await gqa.dispose();
+  });
+});
 
 describe('KV-cached forward on tiny random models', () => {
   const cases: [string, LlamaConfig, 'F32' | 'Q4_1', 'fp32' | 'int4'][] = [
@@ -82,6 +144,9 @@ describe('KV-cached forward on tiny random models', () => {
     await expect(lm.forward([999], [0], null, lm.newCache())).rejects.toThrow(/outside the vocabulary/);
     await expect(lm.forward([1, 2], [0, 1], new Float32Array(3), lm.newCache())).rejects.toThrow(
       /mask has 3 values/,
+    );
+    await expect(lm.forward([1, 2], [0, 1], null, lm.newCache(), { logitRows: [2] })).rejects.toThrow(
+      /logit row 2 is outside 0..1/,
     );
     const c = lm.newCache();
     await lm.forward([1, 2, 3], [0, 1, 2], null, c);

@@ -36,6 +36,14 @@ export async function propertyChecks(lm: CausalLM): Promise<void> {
   }
   expect(maxAbsDiff(inc, full.data)).toBeLessThanOrEqual(1e-3);
 
+  // 1b. Logits only for the rows asked for (prefill asks for its last): the same rows, in order.
+  const picked = await lm.forward(seq, range(0, seq.length), null, lm.newCache(), { logitRows: [2, 9] });
+  expect(picked.rows).toBe(2);
+  const want = new Float32Array(2 * V);
+  want.set(full.data.subarray(2 * V, 3 * V), 0);
+  want.set(full.data.subarray(9 * V, 10 * V), V);
+  expect(maxAbsDiff(picked.data, want)).toBeLessThanOrEqual(1e-3);
+
   // 2. Tree after a 4-token prefix: branch A = [a0, a1, a2], branch B = [b0, b1] (both at depth 0..).
   const prefix = seq.slice(0, 4);
   const a = [13, 8, 27];
