@@ -35,21 +35,25 @@ export interface GraphOptions {
   attention: AttentionOp;
   /** Output head precision. */
   head: HeadFormat;
-  /** MatMulNBits accuracy_level of the int4 layers and a quantised head: 4 = int8 compute. */
+  /** MatMulNBits accuracy_level of the int4 layers: 0 = fp32 compute, 4 = int8 compute. */
   accuracy: Int4Accuracy;
+  /** accuracy_level of a quantised head (8-bit MatMulNBits is only fast with 4). */
+  headAccuracy: Int4Accuracy;
   /** Logits only for the rows the caller asks for (prefill: its last row). */
   logitRows: boolean;
 }
 
 /**
- * The defaults, chosen by measurement (docs/BENCHMARKS.md, Model): for int4 weights the GGUF's
- * own Q8_0 head as 8-bit MatMulNBits and int8 compute, which is also how llama.cpp computes
- * these tensors; fp32 weights stay the exact fp32 reference.
+ * The defaults, chosen by measurement (docs/BENCHMARKS.md, Model). For int4 weights the GGUF's
+ * own Q8_0 head runs as 8-bit MatMulNBits with int8 compute (a quarter of the fp32 head's
+ * bytes). The int4 layers keep fp32 compute: with int8 compute onnxruntime's kernels give
+ * different logits for S = 1 and S > 1 (|Δ| up to 0.8 on SmolLM2), which would let a draft
+ * tree flip a near-tie that plain decoding does not. fp32 weights stay the fp32 reference.
  */
 export function defaultGraph(weights: WeightFormat): GraphOptions {
   return weights === 'int4'
-    ? { attention: 'gqa', head: 'q8', accuracy: 4, logitRows: true }
-    : { attention: 'gqa', head: 'fp32', accuracy: 0, logitRows: true };
+    ? { attention: 'gqa', head: 'q8', accuracy: 0, headAccuracy: 4, logitRows: true }
+    : { attention: 'gqa', head: 'fp32', accuracy: 0, headAccuracy: 0, logitRows: true };
 }
 
 export interface VariantEntry {
@@ -137,6 +141,7 @@ export async function convertGguf(
     attention: graph.attention,
     head: graph.head,
     int4Accuracy: graph.accuracy,
+    headAccuracy: graph.headAccuracy,
     logitRows: graph.logitRows,
     externalData: path.join(outDir, `${file}.data`),
     onProgress: (done, total) => opts.onProgress?.('layers', done, total),

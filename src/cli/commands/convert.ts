@@ -20,6 +20,7 @@ interface ConvertFlags {
   attention?: string;
   head?: string;
   accuracy?: string;
+  headAccuracy?: string;
   logitRows: boolean;
 }
 
@@ -37,6 +38,8 @@ function graphFlags(o: ConvertFlags): Partial<GraphOptions> {
   if (o.attention) g.attention = oneOf('attention', o.attention, ATTENTION_OPS);
   if (o.head) g.head = oneOf('head', o.head, HEAD_FORMATS);
   if (o.accuracy) g.accuracy = Number(oneOf('accuracy', o.accuracy, ['0', '4'] as const)) as 0 | 4;
+  if (o.headAccuracy)
+    g.headAccuracy = Number(oneOf('head-accuracy', o.headAccuracy, ['0', '4'] as const)) as 0 | 4;
   if (!o.logitRows) g.logitRows = false;
   return g;
 }
@@ -98,7 +101,11 @@ export function register(program: Command): void {
     )
     .option(
       '--accuracy <level>',
-      'MatMulNBits compute of int4 layers and a quantised head: 4 = int8 (default with int4), 0 = fp32',
+      'MatMulNBits compute of the int4 layers: 0 = fp32 (default), 4 = int8 (faster for small S, but S-dependent: see docs/BENCHMARKS.md)',
+    )
+    .option(
+      '--head-accuracy <level>',
+      'MatMulNBits compute of a q8/q4 head: 4 = int8 (default), 0 = fp32 (slow)',
     )
     .option(
       '--no-logit-rows',
@@ -144,5 +151,5 @@ export function register(program: Command): void {
 }
 
 function describeGraph(g: GraphOptions): string {
-  return `attention ${g.attention}, head ${g.head}, accuracy ${g.accuracy}${g.logitRows ? ', logit rows' : ''}`;
+  return `attention ${g.attention}, head ${g.head} (accuracy ${g.headAccuracy}), layers accuracy ${g.accuracy}${g.logitRows ? ', logit rows' : ''}`;
 }
