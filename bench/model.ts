@@ -1,161 +1,122 @@
 /**
- * `npm run bench:model` — speed of the target model as ragspec builds it.
+ * `npm run bench:model` — speed of the target model's graph variants, side by side.
  *
- * Prints and records (docs/BENCHMARKS.md, "## Model"):
- *  - prefill tok/s and decode tok/s for the fp32 and int4 variants;
- *  - the cost curve the draft budget uses: time of one forward of S = 1..64 new tokens over a
- *    512-token past (median of several runs), and its ratio to a single-token step;
+ * All variants are loaded at once and measured round-robin (each repetition visits every
+ * variant and size), so drifting load on a shared machine hits them alike; medians are kept.
+ * Per variant and thread count:
+ *  - TTFT proxy: prefill of a PROMPT-token prompt in chunks of 128 (last row's logits only);
+ *  - decode tok/s: single-token steps after a PROMPT-token past;
+ *  - the cost curve the draft budget uses: one forward of S = 1..64 over a 512-token past;
  *  - peak RSS and the machine.
- * Flags: --threads N (intra-op threads, default all cores), --runs N (default 7),
- *        --model DIR (a converted folder with fp32 and int4 variants; default: convert the
- *        target GGUF of `npx ragspec setup` afresh into a temp folder),
- *        --spinning (let onnxruntime threads spin; off by default, as in loadCausalLM),
- *        --no-write (print only).
+ * Flags: --variants a,b (see bench/model-variants.ts; default int4,int4-before),
+ *        --threads 1,2 (intra-op threads, each measured; default 2), --runs N (default 5),
+ *        --spinning off,on (each measured; default off, as in loadCausalLM), --no-write.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { convertGguf } from '../src/model/convert.ts';
-import { loadCausalLM, loadModelTokenizer } from '../src/model/load.ts';
+import { loadCausalLM } from '../src/model/load.ts';
 import type { OnnxCausalLM } from '../src/model/onnx/causal-lm.ts';
-import { paths, repoRoot } from '../src/util/paths.ts';
+import type { KvCache } from '../src/model/types.ts';
+import { repoRoot } from '../src/util/paths.ts';
+import { convertVariants, cpuModel, pickVariants, type BenchVariant } from './model-variants.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const threads = flag('threads') ? Number(flag('threads')) : undefined;
-const runs = Number(flag('runs') ?? 7);
+if (argv.includes('--help')) {
+  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
+  process.exit(0);
+}
+const threadList = (flag('threads') ?? '2').split(',').map(Number);
+const runs = Number(flag('runs') ?? 5);
 const write = !argv.includes('--no-write');
-const spinning = argv.includes('--spinning');
-const VARIANTS = ['fp32', 'int4'] as const;
+const spinList = (flag('spinning') ?? 'off').split(',').map((x) => x.trim() === 'on');
+const variants = pickVariants(flag('variants'));
 const PAST = 512;
+const PROMPT = 896;
 const SIZES = [1, 2, 4, 8, 16, 32, 64];
-const PREFILL = 128;
-const DECODE = 32;
+const DECODE = 16;
+const CHUNK = 128;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const now = () => performance.now();
+const pos = (p: number, n: number) => Array.from({ length: n }, (_, i) => p + i);
+/** Deterministic token ids in the vocabulary's common range (timing does not depend on text). */
+const ids = Array.from({ length: PROMPT + 64 }, (_, i) => 200 + ((i * 7919) % 20000));
 
-/**
- * The folder to measure: --model DIR as it is, or else fresh conversions of the target GGUF
- * (so the numbers always describe the current graph builder) into a temp folder.
- */
-async function prepareModelDir(): Promise<string> {
-  const given = flag('model');
-  if (given) return path.resolve(given);
-  const gguf = path.join(paths.targetModel(), 'model.gguf');
-  if (!fs.existsSync(gguf)) throw new Error(`${gguf} not found — run \`npx ragspec setup\` first`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-bench-model-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const v of VARIANTS) {
-    const r = await convertGguf(gguf, dir, { weights: v });
-    console.error(`converted ${v} in ${r.seconds.toFixed(1)} s`);
+interface Runner {
+  v: BenchVariant;
+  threads: number;
+  spinning: boolean;
+  lm: OnnxCausalLM;
+  prompt: KvCache;
+  past: KvCache;
+  prefill: number[];
+  decode: number[];
+  curve: Map<number, number[]>;
+}
+
+async function prefill(lm: OnnxCausalLM, n: number): Promise<KvCache> {
+  const c = lm.newCache();
+  for (let s = 0; s < n; s += CHUNK) {
+    const t = ids.slice(s, Math.min(n, s + CHUNK));
+    await lm.forward(t, pos(s, t.length), null, c, { logitRows: [t.length - 1] });
   }
-  return dir;
+  return c;
 }
 
-/** Real text tokens (npm-ish prose), repeated to the length we need. */
-function benchTokens(modelDir: string, n: number): number[] {
-  const tok = loadModelTokenizer(modelDir);
-  const text =
-    'npm install saves any specified packages into dependencies by default. Additionally, you can control where and how they get saved with some additional flags. ';
-  const base = tok.encode(text);
-  return Array.from({ length: n }, (_, i) => base[i % base.length]!);
-}
-
-interface VariantResult {
-  variant: string;
-  prefillTokS: number;
-  decodeTokS: number;
-  decodeMs: number;
-  curve: { s: number; ms: number }[];
-}
-
-async function benchVariant(lm: OnnxCausalLM, variant: string, ids: number[]): Promise<VariantResult> {
-  const pos = (p: number, n: number) => Array.from({ length: n }, (_, i) => p + i);
-  // Warm-up: onnxruntime allocates and picks kernels on the first runs.
-  for (let i = 0; i < 2; i++) await lm.forward(ids.slice(0, 16), pos(0, 16), null, lm.newCache());
-
-  // 1. Prefill: one forward over PREFILL tokens.
-  const prefill: number[] = [];
-  for (let r = 0; r < Math.max(3, Math.ceil(runs / 2)); r++) {
-    const t = now();
-    await lm.forward(ids.slice(0, PREFILL), pos(0, PREFILL), null, lm.newCache());
-    prefill.push(now() - t);
-  }
-  // 2. Decode: DECODE single-token steps after the prefill.
-  const cache = lm.newCache();
-  await lm.forward(ids.slice(0, PREFILL), pos(0, PREFILL), null, cache);
-  const steps: number[] = [];
+async function oneRound(r: Runner): Promise<void> {
+  let t = now();
+  await prefill(r.lm, PROMPT);
+  r.prefill.push(now() - t);
+  const c = r.prompt.clone();
   for (let k = 0; k < DECODE; k++) {
-    const t = now();
-    await lm.forward([ids[PREFILL + k]!], [PREFILL + k], null, cache);
-    steps.push(now() - t);
+    t = now();
+    await r.lm.forward([ids[PROMPT + k]!], [PROMPT + k], null, c);
+    r.decode.push(now() - t);
   }
-  // 3. Cost curve: S new tokens over a PAST-token past; the cache is rolled back between runs.
-  const past = lm.newCache();
-  await lm.forward(ids.slice(0, PAST), pos(0, PAST), null, past);
-  const curve: { s: number; ms: number }[] = [];
   for (const s of SIZES) {
-    const times: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const t = now();
-      await lm.forward(ids.slice(PAST, PAST + s), pos(PAST, s), null, past);
-      times.push(now() - t);
-      past.truncate(PAST);
-    }
-    curve.push({ s, ms: median(times) });
+    const cache = r.past.clone();
+    t = now();
+    await r.lm.forward(ids.slice(PAST, PAST + s), pos(PAST, s), null, cache);
+    (r.curve.get(s) ?? r.curve.set(s, []).get(s)!).push(now() - t);
   }
-  const decodeMs = median(steps);
-  return {
-    variant,
-    prefillTokS: (PREFILL / median(prefill)) * 1000,
-    decodeTokS: 1000 / decodeMs,
-    decodeMs,
-    curve,
-  };
 }
 
-function cpuModel(): string {
-  try {
-    const m = /model name\s*:\s*(.+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0]?.model ?? 'unknown CPU';
-}
-
-function markdown(results: VariantResult[], rssMb: number): string {
-  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${os.loadavg()[0]!.toFixed(1)} at the end, Node ${process.version}, onnxruntime-node CPU provider, intra-op threads ${threads ?? 'default (all cores)'}, thread spinning ${spinning ? 'on' : 'off'}`;
-  const lines = [
-    `Run: \`npm run bench:model\` (${new Date().toISOString().slice(0, 16)}Z). Machine: ${machine}.`,
-    `Model: SmolLM2-135M-Instruct (Q4_1 GGUF) converted by \`ragspec convert\`; medians of ${runs} runs.`,
+function markdown(rs: Runner[], rssMb: number): string {
+  const load = os.loadavg().map((x) => x.toFixed(1));
+  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${load.join(' / ')} (1/5/15 min) at the end, Node ${process.version}, onnxruntime-node CPU provider`;
+  const label = (r: Runner) => `${r.v.name} ${r.threads}t${r.spinning ? ' spin' : ''}`;
+  const ms = (r: Runner, s: number) => median(r.curve.get(s)!);
+  return [
+    `Run: \`npm run bench:model -- --variants ${variants.map((v) => v.name).join(',')} --threads ${threadList.join(',')} --spinning ${spinList.map((x) => (x ? 'on' : 'off')).join(',')}\` (${new Date().toISOString().slice(0, 16)}Z). Machine: ${machine}.`,
+    `Model: SmolLM2-135M-Instruct (Q4_1 GGUF, Q8_0 embedding) converted by \`ragspec convert\`; medians of ${runs} rounds, variants interleaved.`,
     '',
-    '| variant | prefill tok/s (S=128) | decode tok/s (P=128) | decode ms/step |',
-    '| --- | ---: | ---: | ---: |',
-    ...results.map(
-      (r) =>
-        `| ${r.variant} | ${r.prefillTokS.toFixed(0)} | ${r.decodeTokS.toFixed(1)} | ${r.decodeMs.toFixed(1)} |`,
-    ),
+    '| variant | threads | spinning | what | TTFT proxy: prefill of 896 tokens (ms) | prefill tok/s | decode tok/s (P=896) | decode ms/step |',
+    '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |',
+    ...rs.map((r) => {
+      const p = median(r.prefill);
+      const d = median(r.decode);
+      return `| ${r.v.name} | ${r.threads} | ${r.spinning ? 'on' : 'off'} | ${r.v.what} | ${p.toFixed(0)} | ${((PROMPT / p) * 1000).toFixed(0)} | ${(1000 / d).toFixed(1)} | ${d.toFixed(1)} |`;
+    }),
     '',
     `One forward of S new tokens over a ${PAST}-token past (ms, and × the S = 1 step) — the cost curve the draft budget uses:`,
     '',
-    `| S | ${results.map((r) => `${r.variant} ms | ${r.variant} ×S=1`).join(' | ')} |`,
-    `| ---: | ${results.map(() => '---: | ---:').join(' | ')} |`,
+    `| S | ${rs.map((r) => `${label(r)} ms | ×S=1`).join(' | ')} |`,
+    `| ---: | ${rs.map(() => '---: | ---:').join(' | ')} |`,
     ...SIZES.map(
-      (s, i) =>
-        `| ${s} | ${results.map((r) => `${r.curve[i]!.ms.toFixed(1)} | ${(r.curve[i]!.ms / r.curve[0]!.ms).toFixed(2)}`).join(' | ')} |`,
+      (s) =>
+        `| ${s} | ${rs.map((r) => `${ms(r, s).toFixed(1)} | ${(ms(r, s) / ms(r, 1)).toFixed(2)}`).join(' | ')} |`,
     ),
     '',
-    `Peak RSS: ${rssMb.toFixed(0)} MB (both variants loaded one after the other).`,
-  ];
-  return lines.join('\n');
+    `Peak RSS: ${rssMb.toFixed(0)} MB (every variant loaded at once).`,
+  ].join('\n');
 }
 
-/** Replace only the body of "## Model" in docs/BENCHMARKS.md. */
+/** Replace only the generated part of "## Model" in docs/BENCHMARKS.md; "### Notes" survive. */
 function writeSection(body: string): void {
   const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
   const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n## Model\n';
@@ -166,30 +127,30 @@ function writeSection(body: string): void {
   }
   const next = doc.indexOf('\n## ', start + 1);
   const end = next < 0 ? doc.length : next + 1;
-  const notes = modelNotes(doc.slice(start, end));
+  const section = doc.slice(start, end);
+  const i = section.indexOf('### Notes');
+  const notes = i < 0 ? '' : `\n${section.slice(i).trimEnd()}\n`;
   fs.writeFileSync(file, `${doc.slice(0, start)}## Model\n\n${body}\n${notes}\n${doc.slice(end)}`);
 }
 
-/** Hand-written analysis under "### Notes" in the Model section survives re-runs. */
-function modelNotes(section: string): string {
-  const i = section.indexOf('### Notes');
-  return i < 0 ? '' : `\n${section.slice(i).trimEnd()}\n`;
+const dir = await convertVariants(variants);
+const runners: Runner[] = [];
+for (const spinning of spinList)
+  for (const threads of threadList) {
+    for (const v of variants) {
+      const lm = await loadCausalLM(dir, { variant: v.name, threads, spinning });
+      // Warm-up (untimed): onnxruntime picks kernels and allocates on the first runs.
+      const prompt = await prefill(lm, PROMPT);
+      const past = await prefill(lm, PAST);
+      await lm.forward(ids.slice(PAST, PAST + 8), pos(PAST, 8), null, past.clone());
+      runners.push({ v, threads, spinning, lm, prompt, past, prefill: [], decode: [], curve: new Map() });
+    }
+  }
+for (let k = 0; k < runs; k++) {
+  for (const r of runners) await oneRound(r);
+  console.error(`round ${k + 1}/${runs}`);
 }
-
-const modelDir = await prepareModelDir();
-const ids = benchTokens(modelDir, PAST + 64);
-const results: VariantResult[] = [];
-for (const v of VARIANTS) {
-  const lm = await loadCausalLM(modelDir, { variant: v, threads, spinning });
-  const r = await benchVariant(lm, v, ids);
-  await lm.dispose();
-  results.push(r);
-  console.log(
-    `${v}: prefill ${r.prefillTokS.toFixed(0)} tok/s, decode ${r.decodeTokS.toFixed(1)} tok/s; ` +
-      r.curve.map((c) => `S=${c.s} ${c.ms.toFixed(1)}ms`).join(', '),
-  );
-}
-const rssMb = process.resourceUsage().maxRSS / 1024;
-const md = markdown(results, rssMb);
+const md = markdown(runners, process.resourceUsage().maxRSS / 1024);
 console.log(`\n${md}`);
 if (write) writeSection(md);
+for (const r of runners) await r.lm.dispose();

@@ -25,6 +25,8 @@ export interface LoadOptions {
   spinning?: boolean;
   /** Variant of a converted folder (`fp32`, `int4`, `draft-int4`, ...); default see `defaultVariant`. */
   variant?: string;
+  /** Write onnxruntime's per-op profile to files with this prefix (bench/profile.ts). */
+  profilePrefix?: string;
 }
 
 /** Preferred variants when none is named: int4 decodes faster on CPU and agrees with fp32 greedily. */
@@ -46,6 +48,7 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
     providers: [opts.device ?? 'cpu'],
     intraOpThreads: opts.threads,
     spinning: opts.spinning ?? false,
+    profilePrefix: opts.profilePrefix,
   };
   if (!fs.existsSync(dirOrFile)) {
     throw new MissingAssetError(

@@ -5,16 +5,21 @@
  *   inputs  input_ids int64 [B,S], position_ids int64 [B,S],
  *           attention_mask float32 [B,1,S,P+S] additive (mask '4d')
  *             or int64 [B,P+S] of 1/0 (mask '2d', the Optimum / transformers.js convention),
- *           past_key_values.{i}.key|value float32 [B,Hkv,P,D]
- *   outputs logits float32 [B,S,V] (every position), present.{i}.key|value [B,Hkv,P+S,D]
- * With `kv: 'capacity'` (what `ragspec convert` emits) the past is a buffer of C >= P rows that
- * the graph only reads (mask [B,1,S,C+S], stale rows blocked) and the outputs are
- * `appended.{i}.key|value` [B,Hkv,S,D]: no per-step copy of the whole cache. `OnnxCausalLM`
- * hides the difference: callers still pass [S, P+S] masks.
+ *           past_key_values.{i}.key|value float32 [B,Hkv,P,D],
+ *           logit_rows int64 [R] (only with `logitRows`: which of the B·S rows get logits)
+ *   outputs logits float32 [B,S,V] (or [B,R,V]), present.{i}.key|value [B,Hkv,P+S,D]
+ * KV layouts (`OnnxCausalLM` hides them: callers always pass [S, P+S] masks):
+ * - `kv: 'concat'`: the contract above.
+ * - `kv: 'capacity'`, decomposed attention: the past is a buffer of C >= P rows that the graph
+ *   only reads (mask [B,1,S,C+S], stale rows blocked) and the outputs are
+ *   `appended.{i}.key|value` [B,Hkv,S,D]: no per-step copy of the whole cache.
+ * - `kv: 'capacity'`, GroupQueryAttention (what `ragspec convert` emits): `present.{i}.*` is
+ *   the past buffer itself, [B,Hkv,C,D], which the caller feeds as both input and output;
+ *   the op writes the S new rows at P..P+S-1 and reads only rows < P+S (mask [B,1,S,P+S]).
  *
- * Grouped-query attention never repeats KV heads: Q is laid out [B,Hkv,G·S,D] so each KV
- * head serves its G query heads in one batched MatMul, and the mask is tiled G times once
- * per graph, not per layer.
+ * Decomposed grouped-query attention never repeats KV heads: Q is laid out [B,Hkv,G·S,D] so
+ * each KV head serves its G query heads in one batched MatMul, and the mask is tiled G times
+ * once per graph, not per layer.
  */
 import type { LlamaConfig } from '../types.ts';
 import type { WeightSource } from '../weights.ts';
@@ -246,7 +251,7 @@ export function buildLlamaGraph(src: WeightSource, opts: LlamaGraphOptions): Bui
   };
   const qPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hq, d) : undefined;
   const kPerm = cfg.arch === 'llama' ? unpermuteRopeRows(hkv, d) : undefined;
-  const qkvSplit = g.i64('split', [hq * d, hkv * d, hkv * d]);
+  const qkvSplit = gqa ? '' : g.i64('split', [hq * d, hkv * d, hkv * d]);
   const ffSplit = g.i64('split', [cfg.intermediateSize, cfg.intermediateSize]);
   const bias = (l: number, t: string) =>
     cfg.qkvBias && src.has(`blk.${l}.attn_${t}.bias`) ? `blk.${l}.attn_${t}.bias` : undefined;
