@@ -99,8 +99,17 @@ export function summaryMarkdown(doc: PeerDocument, extras: SummaryExtras): strin
   const ratio = (e: PeerEngine, k: 'decode_tok_s' | 'prefill_tok_s' | 'ttft_ms'): number =>
     median(doc.questions.map((q) => q.engines[e][k] / q.engines[BASELINE][k]));
   const m = doc.machine;
+  // An oversubscribed machine hurts llama.cpp's multi-thread runs most (its threads spin at
+  // barriers; onnxruntime's spinning is off): at load 12 on 2 cores, 2 threads decoded at
+  // 1.5-3 tok/s and 1 thread at 22.
+  const busy = Math.max(m.load_start[0] ?? 0, m.load_end[0] ?? 0) > m.cores;
   const lines = [
     `Machine: ${m.cores} × ${m.cpu}, Node ${m.node}, threads ${doc.threads}, load average ${m.load_start.map((x) => x.toFixed(1)).join(' ')} at the start, ${m.load_end.map((x) => x.toFixed(1)).join(' ')} at the end.`,
+    ...(busy
+      ? [
+          `**The load average exceeded the ${m.cores} cores during this run: the numbers are not a fair comparison, rerun on a quiet machine.**`,
+        ]
+      : []),
     `${n} questions, greedy, at most ${extras.maxTokens} new tokens, median prompt ${fmt(median(doc.questions.map((q) => q.prompt_tokens)), 0)} tokens; llama.cpp is fed ragspec's prompt token ids (its own tokenization of the same text has the same token count on ${extras.tokenCountsMatch}/${n}).`,
     '',
     '| engine | decode tok/s | prefill tok/s | TTFT ms | tokens per forward | identical to its plain output | decode ÷ llama.cpp plain | prefill ÷ llama.cpp plain | TTFT ÷ llama.cpp plain |',

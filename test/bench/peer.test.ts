@@ -4,7 +4,7 @@
  * the real model: without it the bench exits non-zero naming `npx ragspec setup`, and this
  * test fails with that message.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,21 +12,33 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/util/paths.ts';
 import { PEER_ENGINES, type PeerDocument } from '../../bench/peer-report.ts';
 
-describe('npm run bench:peer', () => {
-  it('runs one question through all five engines and writes the documented JSON', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-peer-'));
-    const out = path.join(dir, 'peer.json');
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = spawnSync(
-      npm,
-      ['run', 'bench:peer', '--', '--limit', '1', '--max-tokens', '8', '--json', out],
+/** Runs a command without blocking the worker (vitest's RPC times out on a blocked event loop). */
+function run(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      cmd,
+      args,
       {
         cwd: repoRoot,
         env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
         encoding: 'utf8',
+        maxBuffer: 64 << 20,
         timeout: 1_200_000,
       },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({ status: err ? (typeof code === 'number' ? code : 1) : 0, stdout, stderr });
+      },
     );
+  });
+}
+
+describe('npm run bench:peer', () => {
+  it('runs one question through all five engines and writes the documented JSON', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-peer-'));
+    const out = path.join(dir, 'peer.json');
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const r = await run(npm, ['run', 'bench:peer', '--', '--limit', '1', '--max-tokens', '8', '--json', out]);
     expect(r.status, `bench:peer exited ${r.status}:\n${r.stderr}`).toBe(0);
 
     const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as PeerDocument;
