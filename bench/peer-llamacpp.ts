@@ -82,6 +82,9 @@ export class LlamaCppPeer {
     const t0 = performance.now();
     await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, -1));
     const t1 = performance.now();
+    // evaluate() expects the predictor's state to hold the tokens it is about to evaluate
+    // (it pushes each sampled token before predicting); the prefill reset left out the last.
+    seq.tokenPredictor?.pushTokens(ids.slice(-1));
 
     // 2. Decode from the last prompt token; the predictor (if any) drafts inside evaluate.
     const tokens: number[] = [];
