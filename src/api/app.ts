@@ -1,23 +1,23 @@
 /**
  * `createApp(deps)`: the express app, wired from interfaces only (runtime state, analytics
  * store, config), so tests and `ragspec serve` build the same thing. Order matters:
- * metrics/logging → draining gate → content-type gate → body parser → routes → 404/405 →
+ * metrics/logging → draining gate → host, key and origin guards → content-type gate → body
+ * parser → routes → 404/405 →
  * the one error handler that renders every failure as the OpenAI error envelope.
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
 import type { AnalyticsStore } from './analytics/store.ts';
 import type { RuntimeState } from './deps.ts';
 import {
-  AuthenticationError,
   MethodNotAllowedError,
   NotFoundError,
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
   toApiError,
 } from './errors.ts';
+import { hostGuard, originGuard, requireKey } from './guards.ts';
 import { Metrics } from './metrics.ts';
 import { QaService } from './qa-service.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
@@ -71,14 +71,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(opts, destination) : pino(opts);
 }
 
-function keyMatches(header: string | undefined, key: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!.trim());
-  const b = Buffer.from(key);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Route label for metrics: the matched pattern, never the raw URL (ids would explode cardinality). */
 function routeLabel(req: Request): string {
   const p = req.route?.path;
@@ -97,12 +89,6 @@ export function createApp(deps: AppDeps): RagspecApp {
   });
   const service = new QaService({ state, worker, metrics, analytics, config });
   const schemas = makeSchemas(limitsFrom(config));
-
-  const requireKey: RequestHandler = (req, _res, next) => {
-    const key = config.server.apiKey;
-    if (key && !keyMatches(req.headers.authorization, key)) return next(new AuthenticationError());
-    next();
-  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -142,6 +128,11 @@ export function createApp(deps: AppDeps): RagspecApp {
     next();
   });
 
+  // Who may ask, decided before a single body byte is read (guards.ts).
+  app.use(hostGuard(config.server.host));
+  app.use(requireKey(config.server.apiKey));
+  app.use(originGuard);
+
   // Bodies: JSON everywhere; plain text too for document uploads. Anything else is 415.
   app.use((req, _res, next) => {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
@@ -154,14 +145,10 @@ export function createApp(deps: AppDeps): RagspecApp {
   app.use(express.json({ limit: config.server.bodyLimit, strict: false }));
   app.use(express.text({ limit: config.server.bodyLimit, type: 'text/*' }));
 
-  // Generation endpoints spend the model: they need the key too when one is set.
-  app.use('/v1/answer', requireKey);
-  app.use('/v1/chat/completions', requireKey);
-
   app.use(healthRoutes(state, metrics));
   app.use(modelRoutes(service));
   app.use(generateRoutes(service, schemas, logger));
-  app.use(documentRoutes(state, schemas, requireKey));
+  app.use(documentRoutes(state, schemas));
   app.use(analyticsRoutes(analytics, schemas));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -11,7 +11,7 @@ const server = z
     /** Loopback by default: expose it on purpose, not by accident. */
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
-    /** When set, write endpoints (documents) require `Authorization: Bearer <apiKey>`. */
+    /** When set, every route but /healthz, /readyz, /metrics and /v1/models requires `Authorization: Bearer <apiKey>`. */
     apiKey: z.string().min(1).nullable().default(null),
     /** express body-parser limit for JSON and text bodies. */
     bodyLimit: z
