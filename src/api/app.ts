@@ -38,6 +38,8 @@ export interface AppDeps {
 export interface RagspecApp {
   app: express.Express;
   worker: ModelWorker;
+  /** The queue document writes wait in. */
+  writes: ModelWorker;
   metrics: Metrics;
   service: QaService;
   state: RuntimeState;
@@ -86,6 +88,12 @@ export function createApp(deps: AppDeps): RagspecApp {
     queueSize: config.server.queueSize,
     timeoutMs: config.server.requestTimeoutMs,
     metrics,
+  });
+  // Uploads take the write lock and embed: they queue too, under the same timeout rules.
+  const writes = new ModelWorker({
+    queueSize: config.server.ingestQueueSize,
+    timeoutMs: config.server.requestTimeoutMs,
+    timeoutWaitOnly: true,
   });
   const service = new QaService({ state, worker, metrics, analytics, config });
   const schemas = makeSchemas(limitsFrom(config));
@@ -148,7 +156,7 @@ export function createApp(deps: AppDeps): RagspecApp {
   app.use(healthRoutes(state, metrics));
   app.use(modelRoutes(service));
   app.use(generateRoutes(service, schemas, logger));
-  app.use(documentRoutes(state, schemas));
+  app.use(documentRoutes(state, schemas, writes));
   app.use(analyticsRoutes(analytics, schemas));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -178,5 +186,5 @@ export function createApp(deps: AppDeps): RagspecApp {
     res.status(apiErr.status).json(apiErr.toJSON());
   });
 
-  return { app, worker, metrics, service, state, logger };
+  return { app, worker, writes, metrics, service, state, logger };
 }

@@ -86,10 +86,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       logger.info({ reason, inFlight: api.worker.busy, queued: api.worker.depth }, 'draining');
       state.draining = true;
       api.worker.close();
+      api.writes.close();
       const grace = config.server.shutdownGraceMs;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
-        api.worker.idle().then(() => false),
+        Promise.all([api.worker.idle(), api.writes.idle()]).then(() => false),
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace))),
       ]);
       clearTimeout(timer);
@@ -103,6 +104,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       });
       await ready.catch(() => undefined);
       await api.worker.idle();
+      await api.writes.idle();
       await closeQuietly(state.backend, logger);
       await closeQuietly(state.corpus, logger);
       analytics.close();

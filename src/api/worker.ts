@@ -38,7 +38,18 @@ export class ModelWorker {
   /** Moving average of completed job durations, for Retry-After and admission. */
   private avgJobMs = 2000;
 
-  constructor(private readonly opts: { queueSize: number; timeoutMs: number; metrics?: Metrics }) {}
+  constructor(
+    private readonly opts: {
+      queueSize: number;
+      timeoutMs: number;
+      metrics?: Metrics;
+      /**
+       * The timeout bounds only the wait in the queue: a job that has started runs to its end
+       * (document writes, which must not answer 504 after they committed).
+       */
+      timeoutWaitOnly?: boolean;
+    },
+  ) {}
 
   get depth(): number {
     return this.queue.length;
@@ -97,6 +108,7 @@ export class ModelWorker {
     return new Promise<T>((resolve, reject) => {
       let entry: Waiting | null = null;
       const execute = () => {
+        if (this.opts.timeoutWaitOnly) clearTimeout(timer);
         this.running = true;
         this.syncGauges();
         const t0 = Date.now();

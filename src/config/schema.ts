@@ -20,6 +20,8 @@ const server = z
       .default('2mb'),
     /** Generations waiting for the one model worker before new ones get 429. */
     queueSize: z.number().int().min(0).max(1000).default(8),
+    /** Document uploads and deletes waiting for the one writer before new ones get 429. */
+    ingestQueueSize: z.number().int().min(0).max(1000).default(4),
     /** A generation (queue wait included) is cancelled after this long. */
     requestTimeoutMs: z.number().int().min(100).default(120_000),
     /** On SIGTERM, in-flight requests get this long to finish before the process exits. */

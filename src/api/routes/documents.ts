@@ -6,7 +6,8 @@
 import { Router } from 'express';
 import type { CorpusService, DocumentUpload, RuntimeState } from '../deps.ts';
 import { BadRequestError, NotFoundError, ServiceUnavailableError } from '../errors.ts';
-import { route } from '../http.ts';
+import { disconnectSignal, route } from '../http.ts';
+import type { ModelWorker } from '../worker.ts';
 import { DocId, DocPath, type Schemas } from '../schemas.ts';
 import { parseBody, parseWith } from '../validate.ts';
 import { z } from 'zod';
@@ -17,7 +18,12 @@ const TextQuery = z.strictObject({
   format: z.enum(['markdown', 'text']).optional(),
 });
 
-export function documentRoutes(state: RuntimeState, schemas: Schemas): Router {
+/**
+ * `writes` is the bounded queue uploads and deletes wait in (one writer per data folder):
+ * a full queue is 429 at once, a wait past the request timeout is 504, as for generations.
+ * A write that has started runs to its commit, so the store never holds half an upload.
+ */
+export function documentRoutes(state: RuntimeState, schemas: Schemas, writes: ModelWorker): Router {
   const r = Router();
   const corpus = (): CorpusService => {
     if (!state.corpus)
@@ -49,7 +55,8 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas): Router {
           throw new BadRequestError(`path "${d.path}" appears twice in one request`, 'path');
         seen.add(d.path);
       }
-      const out = await corpus().ingest(docs);
+      const store = corpus();
+      const out = await writes.run(() => store.ingest(docs), disconnectSignal(res));
       res.status(201).json({ object: 'ingest_result', ...out });
     }),
   );
@@ -81,7 +88,9 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas): Router {
     '/v1/documents/:id',
     route(async (req, res) => {
       const id = parseWith(DocId, req.params.id);
-      if (!(await corpus().remove(id))) throw new NotFoundError(`no document with id "${id}"`, 'id');
+      const store = corpus();
+      if (!(await writes.run(() => store.remove(id), disconnectSignal(res))))
+        throw new NotFoundError(`no document with id "${id}"`, 'id');
       res.json({ id, object: 'document', deleted: true });
     }),
   );
