@@ -48,7 +48,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.log.level);
   const state: RuntimeState = { backend: null, corpus: null, draining: false, loadError: null };
-  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE));
+  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE), { log: logger });
   const api = createApp({ config, state, analytics, logger });
 
   const server = http.createServer(api.app);

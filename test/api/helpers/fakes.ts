@@ -122,9 +122,10 @@ export function fakeApp(overrides: ConfigInput = {}, opts: { analytics?: Analyti
   const backend = new FakeBackend();
   const corpus = new FakeCorpus();
   const state: RuntimeState = { backend, corpus, draining: false, loadError: null };
-  const analytics = opts.analytics ?? new AnalyticsStore(path.join(dataDir, 'analytics.sqlite'));
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (s: string) => void logLines.push(s) });
+  const analytics =
+    opts.analytics ?? new AnalyticsStore(path.join(dataDir, 'analytics.sqlite'), { log: logger });
   const api = createApp({ config, state, analytics, logger });
   return { ...api, backend, corpus, analytics, logLines };
 }
