@@ -51,14 +51,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE), { log: logger });
   const api = createApp({ config, state, analytics, logger });
 
-  const server = http.createServer(api.app);
-  // Generations can be long; the per-request timeout lives in the worker instead.
-  server.requestTimeout = 0;
+  const { headersTimeoutMs, bodyTimeoutMs, maxConnections } = config.server;
+  const server = http.createServer(
+    // How often Node checks the two timeouts below; its default (30 s) would let a short
+    // timeout run up to 30 s late.
+    { connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeoutMs / 4))) },
+    api.app,
+  );
+  // Receiving the request (headers, then body) is bounded, so slow clients cannot hold a
+  // socket forever. Sending the response is not: generations stream for as long as they
+  // run, and the worker's per-request timeout bounds them.
+  server.headersTimeout = Math.min(headersTimeoutMs, bodyTimeoutMs);
+  server.requestTimeout = bodyTimeoutMs;
+  server.maxConnections = maxConnections;
   // Idle keep-alive sockets outlive the clients' own idle timeouts (undici: 4 s, most load
   // balancers: 60 s), so the server is never the side that closes a socket a client is
   // about to reuse (which the client would see as ECONNRESET).
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {

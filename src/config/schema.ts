@@ -24,6 +24,12 @@ const server = z
     ingestQueueSize: z.number().int().min(0).max(1000).default(4),
     /** A generation (queue wait included) is cancelled after this long. */
     requestTimeoutMs: z.number().int().min(100).default(120_000),
+    /** A client gets this long to send its request headers (slow-header clients are cut). */
+    headersTimeoutMs: z.number().int().min(100).default(20_000),
+    /** ... and this long to send the whole request, body included (not the response: generations stream). */
+    bodyTimeoutMs: z.number().int().min(100).default(60_000),
+    /** Open connections beyond this are closed at once. */
+    maxConnections: z.number().int().min(1).default(512),
     /** On SIGTERM, in-flight requests get this long to finish before the process exits. */
     shutdownGraceMs: z.number().int().min(0).default(10_000),
   })

@@ -16,6 +16,7 @@ import type {
   IngestOutcome,
   RuntimeState,
 } from '../../../src/api/deps.ts';
+import { startServer, type RunningServer, type RuntimeLoader } from '../../../src/api/server.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import type { ConfigInput } from '../../../src/config/schema.ts';
 import type { GenerationRequest, GenerationResult, GenerationStats } from '../../../src/engine/types.ts';
@@ -128,4 +129,32 @@ export function fakeApp(overrides: ConfigInput = {}, opts: { analytics?: Analyti
     opts.analytics ?? new AnalyticsStore(path.join(dataDir, 'analytics.sqlite'), { log: logger });
   const api = createApp({ config, state, analytics, logger });
   return { ...api, backend, corpus, analytics, logLines };
+}
+
+/** The real `startServer` (listening on 127.0.0.1, port 0) over the fakes, or over `load`. */
+export async function startFakeServer(
+  overrides: ConfigInput = {},
+  load?: RuntimeLoader,
+  logLines: string[] = [],
+): Promise<RunningServer> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      ...overrides,
+      server: { host: '127.0.0.1', port: 0, ...(overrides.server ?? {}) },
+      storage: { dataDir: fakeDataDir() },
+      log: { level: 'info' },
+    },
+  });
+  const logger = createLogger('info', { write: (s: string) => void logLines.push(s) });
+  return startServer({
+    config,
+    logger,
+    load:
+      load ??
+      (async (state) => {
+        state.corpus = new FakeCorpus();
+        state.backend = new FakeBackend();
+      }),
+  });
 }
