@@ -19,6 +19,7 @@ import {
 } from './errors.ts';
 import { hostGuard, originGuard, requireKey } from './guards.ts';
 import { Metrics } from './metrics.ts';
+import { safeEnvelope } from './safe-message.ts';
 import { QaService } from './qa-service.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -73,6 +74,29 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(opts, destination) : pino(opts);
 }
 
+/**
+ * Headers worth a log line. An allow-list, not a deny-list: proxies and clients add headers
+ * that carry secrets under names nobody can list in advance (x-api-key, x-amz-security-token …).
+ */
+const LOGGED_HEADERS = [
+  'host',
+  'user-agent',
+  'content-type',
+  'content-length',
+  'accept',
+  'origin',
+  'x-request-id',
+];
+
+function loggedHeaders(req: Request): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const h of LOGGED_HEADERS) {
+    const v = req.headers[h];
+    if (v !== undefined) out[h] = v;
+  }
+  return out;
+}
+
 /** Route label for metrics: the matched pattern, never the raw URL (ids would explode cardinality). */
 function routeLabel(req: Request): string {
   const p = req.route?.path;
@@ -112,7 +136,7 @@ export function createApp(deps: AppDeps): RagspecApp {
       metrics.httpDuration.observe({ method: req.method, route: label }, seconds);
       logger.info(
         {
-          req: { method: req.method, url: req.originalUrl, headers: req.headers },
+          req: { method: req.method, url: req.originalUrl, headers: loggedHeaders(req) },
           status: res.statusCode,
           ms: Math.round(seconds * 1000),
         },
@@ -173,7 +197,10 @@ export function createApp(deps: AppDeps): RagspecApp {
       return;
     }
     const apiErr = toApiError(err);
+    const body = safeEnvelope(apiErr);
     if (apiErr.status >= 500) logger.error({ err, url: req.originalUrl }, 'request failed');
+    else if (body.error.message !== apiErr.message)
+      logger.warn({ err: apiErr.message, url: req.originalUrl }, 'request refused'); // the unredacted text
     if (res.headersSent) {
       res.end();
       return;
@@ -183,7 +210,7 @@ export function createApp(deps: AppDeps): RagspecApp {
       const known = KNOWN_PATHS.find(([re]) => re.test(req.path));
       if (known) res.setHeader('Allow', known[1].join(', '));
     }
-    res.status(apiErr.status).json(apiErr.toJSON());
+    res.status(apiErr.status).json(body);
   });
 
   return { app, worker, writes, metrics, service, state, logger };
