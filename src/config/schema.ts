@@ -30,6 +30,8 @@ const server = z
     bodyTimeoutMs: z.number().int().min(100).default(60_000),
     /** Open connections beyond this are closed at once. */
     maxConnections: z.number().int().min(1).default(512),
+    /** A failed load of the index, embedder or model is tried again after this long (doubling to 60 s); 0: never. */
+    loadRetryMs: z.number().int().min(0).default(5_000),
     /** On SIGTERM, in-flight requests get this long to finish before the process exits. */
     shutdownGraceMs: z.number().int().min(0).default(10_000),
   })
