@@ -1,24 +1,25 @@
 /**
  * `createApp(deps)`: the express app, wired from interfaces only (runtime state, analytics
  * store, config), so tests and `ragspec serve` build the same thing. Order matters:
- * metrics/logging → draining gate → content-type gate → body parser → routes → 404/405 →
+ * metrics/logging → draining gate → host, key and origin guards → content-type gate → body
+ * parser → routes → 404/405 →
  * the one error handler that renders every failure as the OpenAI error envelope.
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
 import type { AnalyticsStore } from './analytics/store.ts';
 import type { RuntimeState } from './deps.ts';
 import {
-  AuthenticationError,
   MethodNotAllowedError,
   NotFoundError,
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
   toApiError,
 } from './errors.ts';
+import { hostGuard, originGuard, requireKey } from './guards.ts';
 import { Metrics } from './metrics.ts';
+import { safeEnvelope } from './safe-message.ts';
 import { QaService } from './qa-service.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
 export interface RagspecApp {
   app: express.Express;
   worker: ModelWorker;
+  /** The queue document writes wait in. */
+  writes: ModelWorker;
   metrics: Metrics;
   service: QaService;
   state: RuntimeState;
@@ -71,12 +74,27 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(opts, destination) : pino(opts);
 }
 
-function keyMatches(header: string | undefined, key: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!.trim());
-  const b = Buffer.from(key);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Headers worth a log line. An allow-list, not a deny-list: proxies and clients add headers
+ * that carry secrets under names nobody can list in advance (x-api-key, x-amz-security-token …).
+ */
+const LOGGED_HEADERS = [
+  'host',
+  'user-agent',
+  'content-type',
+  'content-length',
+  'accept',
+  'origin',
+  'x-request-id',
+];
+
+function loggedHeaders(req: Request): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const h of LOGGED_HEADERS) {
+    const v = req.headers[h];
+    if (v !== undefined) out[h] = v;
+  }
+  return out;
 }
 
 /** Route label for metrics: the matched pattern, never the raw URL (ids would explode cardinality). */
@@ -95,14 +113,14 @@ export function createApp(deps: AppDeps): RagspecApp {
     timeoutMs: config.server.requestTimeoutMs,
     metrics,
   });
+  // Uploads take the write lock and embed: they queue too, under the same timeout rules.
+  const writes = new ModelWorker({
+    queueSize: config.server.ingestQueueSize,
+    timeoutMs: config.server.requestTimeoutMs,
+    timeoutWaitOnly: true,
+  });
   const service = new QaService({ state, worker, metrics, analytics, config });
   const schemas = makeSchemas(limitsFrom(config));
-
-  const requireKey: RequestHandler = (req, _res, next) => {
-    const key = config.server.apiKey;
-    if (key && !keyMatches(req.headers.authorization, key)) return next(new AuthenticationError());
-    next();
-  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -118,7 +136,7 @@ export function createApp(deps: AppDeps): RagspecApp {
       metrics.httpDuration.observe({ method: req.method, route: label }, seconds);
       logger.info(
         {
-          req: { method: req.method, url: req.originalUrl, headers: req.headers },
+          req: { method: req.method, url: req.originalUrl, headers: loggedHeaders(req) },
           status: res.statusCode,
           ms: Math.round(seconds * 1000),
         },
@@ -142,6 +160,11 @@ export function createApp(deps: AppDeps): RagspecApp {
     next();
   });
 
+  // Who may ask, decided before a single body byte is read (guards.ts).
+  app.use(hostGuard(config.server.host));
+  app.use(requireKey(config.server.apiKey));
+  app.use(originGuard);
+
   // Bodies: JSON everywhere; plain text too for document uploads. Anything else is 415.
   app.use((req, _res, next) => {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
@@ -154,14 +177,10 @@ export function createApp(deps: AppDeps): RagspecApp {
   app.use(express.json({ limit: config.server.bodyLimit, strict: false }));
   app.use(express.text({ limit: config.server.bodyLimit, type: 'text/*' }));
 
-  // Generation endpoints spend the model: they need the key too when one is set.
-  app.use('/v1/answer', requireKey);
-  app.use('/v1/chat/completions', requireKey);
-
   app.use(healthRoutes(state, metrics));
   app.use(modelRoutes(service));
   app.use(generateRoutes(service, schemas, logger));
-  app.use(documentRoutes(state, schemas, requireKey));
+  app.use(documentRoutes(state, schemas, writes));
   app.use(analyticsRoutes(analytics, schemas));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -178,7 +197,10 @@ export function createApp(deps: AppDeps): RagspecApp {
       return;
     }
     const apiErr = toApiError(err);
+    const body = safeEnvelope(apiErr);
     if (apiErr.status >= 500) logger.error({ err, url: req.originalUrl }, 'request failed');
+    else if (body.error.message !== apiErr.message)
+      logger.warn({ err: apiErr.message, url: req.originalUrl }, 'request refused'); // the unredacted text
     if (res.headersSent) {
       res.end();
       return;
@@ -188,8 +210,8 @@ export function createApp(deps: AppDeps): RagspecApp {
       const known = KNOWN_PATHS.find(([re]) => re.test(req.path));
       if (known) res.setHeader('Allow', known[1].join(', '));
     }
-    res.status(apiErr.status).json(apiErr.toJSON());
+    res.status(apiErr.status).json(body);
   });
 
-  return { app, worker, metrics, service, state, logger };
+  return { app, worker, writes, metrics, service, state, logger };
 }

@@ -6,7 +6,8 @@
 import crypto from 'node:crypto';
 import type { Corpus, SearchOptions } from '../retrieval/index.ts';
 import type { CorpusService, DocumentDetail, DocumentUpload, IngestOutcome } from './deps.ts';
-import { BadRequestError } from './errors.ts';
+import { BadFileError } from '../util/errors.ts';
+import { BadRequestError, ServiceUnavailableError } from './errors.ts';
 
 export function uploadDocId(docPath: string): string {
   return `a-${crypto.createHash('sha256').update(`api:${docPath}`).digest('hex').slice(0, 16)}`;
@@ -15,8 +16,25 @@ export function uploadDocId(docPath: string): string {
 export class CorpusAdapter implements CorpusService {
   constructor(readonly corpus: Corpus) {}
 
-  search(query: string, opts: SearchOptions) {
-    return this.corpus.search(query, opts);
+  /** Load the committed index and the embedder now rather than on the first query. */
+  async open(): Promise<void> {
+    this.corpus.currentIndex();
+    await this.corpus.embedder();
+  }
+
+  async search(query: string, opts: SearchOptions) {
+    try {
+      return await this.corpus.search(query, opts);
+    } catch (err) {
+      // A file of ours went bad after startup: the server's fault, not the query's (was a 400).
+      if (err instanceof BadFileError)
+        throw new ServiceUnavailableError(
+          'the search index is damaged — the operator must rebuild it (`ragspec ingest --rebuild`)',
+          'index_damaged',
+          30,
+        );
+      throw err;
+    }
   }
 
   async ingest(docs: DocumentUpload[]): Promise<IngestOutcome> {

@@ -74,6 +74,8 @@ export interface RuntimeState {
   corpus: CorpusService | null;
   /** Set on SIGTERM: new requests get 503. */
   draining: boolean;
-  /** Why loading failed, if it did (shown by /readyz). */
+  /** Why loading failed, if it did (for the log; /readyz shows it made safe). */
   loadError: string | null;
+  /** When the next load attempt runs (ms since epoch), while one is pending. */
+  retryAt?: number | null;
 }

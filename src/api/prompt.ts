@@ -6,6 +6,7 @@
  */
 import { ANSWER_SYSTEM_PROMPT, answerMessages as engineAnswerMessages } from '../engine/prompt.ts';
 import type { ChatMessage } from '../engine/types.ts';
+import { boundedQuery } from '../retrieval/fusion.ts';
 import type { ScoredPassage } from '../retrieval/types.ts';
 
 function numbered(passages: readonly ScoredPassage[]): string {
@@ -31,9 +32,9 @@ export function withPassages(messages: ChatMessage[], passages: readonly ScoredP
   return [{ role: 'system', content: block }, ...messages];
 }
 
-/** The text retrieval searches with: the last user message. */
+/** The text retrieval searches with: the last user message, cut to what retrieval reads. */
 export function retrievalQuery(messages: ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--)
-    if (messages[i]!.role === 'user') return messages[i]!.content;
-  return messages[messages.length - 1]?.content ?? '';
+    if (messages[i]!.role === 'user') return boundedQuery(messages[i]!.content);
+  return boundedQuery(messages[messages.length - 1]?.content ?? '');
 }

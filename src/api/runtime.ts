@@ -52,12 +52,28 @@ export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<E
   return new EngineBackend(engine, path.basename(dir));
 }
 
-/** The loader `ragspec serve` uses: open the corpus, then load the model. */
+/**
+ * Open the corpus and load what its first query would: the committed vector index and the
+ * embedder. /readyz is only 200 after this, so "ready" means a query will work, and a
+ * damaged index or a missing embedder shows up as 503 at startup, not on a user's query.
+ */
+export async function openCorpusService(dir: string): Promise<CorpusAdapter> {
+  const corpus = await openCorpus(dir);
+  const adapter = new CorpusAdapter(corpus);
+  try {
+    await adapter.open();
+    return adapter;
+  } catch (err) {
+    await corpus.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The loader `ragspec serve` uses: open the corpus (index and embedder too), then load the model. */
 export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions = {}): RuntimeLoader {
   return async (state: RuntimeState, log: Logger) => {
     const dir = dataDirOf(config);
-    const corpus = await openCorpus(dir);
-    state.corpus = new CorpusAdapter(corpus);
+    state.corpus = await openCorpusService(dir);
     log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
     state.backend = await loadEngineBackend(engineOpts);

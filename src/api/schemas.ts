@@ -25,6 +25,17 @@ export function limitsFrom(cfg: RagspecConfig): Limits {
 export const MAX_TEXT_CHARS = 32_000;
 
 /**
+ * Longest conversation (all messages, all parts) we take. Counting its prompt tokens and
+ * building its retrieval query run before the queue, so this bounds the work a request can
+ * cause before it waits its turn; four full messages is far beyond any context window.
+ */
+export const MAX_CONVERSATION_CHARS = 4 * MAX_TEXT_CHARS;
+
+type Content = string | { text: string }[];
+const contentLength = (c: Content): number =>
+  typeof c === 'string' ? c.length : c.reduce((n, p) => n + p.text.length, 0);
+
+/**
  * A document path as stored in the corpus: relative, forward slashes, no `.`/`..` segments,
  * printable characters only. It is a name in the store, never joined onto a filesystem path.
  */
@@ -78,7 +89,12 @@ export function makeSchemas(limits: Limits) {
   const textPart = z.object({ type: z.literal('text'), text: z.string().max(MAX_TEXT_CHARS) });
   const Message = z.object({
     role: z.enum(['system', 'developer', 'user', 'assistant']),
-    content: z.union([z.string().max(MAX_TEXT_CHARS), z.array(textPart).min(1).max(64)]),
+    content: z
+      .union([z.string().max(MAX_TEXT_CHARS), z.array(textPart).min(1).max(64)])
+      .refine(
+        (c) => contentLength(c) <= MAX_TEXT_CHARS,
+        `a message's text parts together must be at most ${MAX_TEXT_CHARS} characters`,
+      ),
     name: z.string().max(64).optional(),
   });
 
@@ -89,7 +105,14 @@ export function makeSchemas(limits: Limits) {
    */
   const Chat = z.looseObject({
     model: z.string().min(1).max(256),
-    messages: z.array(Message).min(1).max(256),
+    messages: z
+      .array(Message)
+      .min(1)
+      .max(256)
+      .refine(
+        (ms) => ms.reduce((n, m) => n + contentLength(m.content), 0) <= MAX_CONVERSATION_CHARS,
+        `the messages together must be at most ${MAX_CONVERSATION_CHARS} characters — send less text`,
+      ),
     max_tokens: maxTokens.nullish(),
     max_completion_tokens: maxTokens.nullish(),
     temperature: temperature.nullish(),

@@ -13,7 +13,8 @@ import { paths } from '../util/paths.ts';
 import { errorMessage } from '../util/errors.ts';
 import { AnalyticsStore } from './analytics/store.ts';
 import { createApp, createLogger, type RagspecApp } from './app.ts';
-import type { CorpusService, GenerationBackend, RuntimeState } from './deps.ts';
+import type { RuntimeState } from './deps.ts';
+import { closeQuietly, startLoading, type RuntimeLoader } from './readiness.ts';
 
 export const ANALYTICS_FILE = 'analytics.sqlite';
 
@@ -21,8 +22,7 @@ export function dataDirOf(config: RagspecConfig): string {
   return path.resolve(config.storage.dataDir ?? paths.data());
 }
 
-/** Loads the model and the index; called once after the server listens. */
-export type RuntimeLoader = (state: RuntimeState, log: Logger) => Promise<void>;
+export type { RuntimeLoader };
 
 export interface RunningServer {
   url: string;
@@ -30,7 +30,7 @@ export interface RunningServer {
   server: http.Server;
   api: RagspecApp;
   state: RuntimeState;
-  /** Settles when the runtime loader is done (rejects with its error). */
+  /** Settles when the first load attempt is done (rejects with its error; retries go on). */
   ready: Promise<void>;
   /** Drain and close; idempotent. */
   shutdown(reason?: string): Promise<void>;
@@ -47,18 +47,33 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.log.level);
-  const state: RuntimeState = { backend: null, corpus: null, draining: false, loadError: null };
-  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE));
+  const state: RuntimeState = {
+    backend: null,
+    corpus: null,
+    draining: false,
+    loadError: null,
+    retryAt: null,
+  };
+  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE), { log: logger });
   const api = createApp({ config, state, analytics, logger });
 
-  const server = http.createServer(api.app);
-  // Generations can be long; the per-request timeout lives in the worker instead.
-  server.requestTimeout = 0;
+  const { headersTimeoutMs, bodyTimeoutMs, maxConnections } = config.server;
+  const server = http.createServer(
+    // How often Node checks the two timeouts below; its default (30 s) would let a short
+    // timeout run up to 30 s late.
+    { connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeoutMs / 4))) },
+    api.app,
+  );
+  // Receiving the request (headers, then body) is bounded, so slow clients cannot hold a
+  // socket forever. Sending the response is not: generations stream for as long as they
+  // run, and the worker's per-request timeout bounds them.
+  server.headersTimeout = Math.min(headersTimeoutMs, bodyTimeoutMs);
+  server.requestTimeout = bodyTimeoutMs;
+  server.maxConnections = maxConnections;
   // Idle keep-alive sockets outlive the clients' own idle timeouts (undici: 4 s, most load
   // balancers: 60 s), so the server is never the side that closes a socket a client is
   // about to reuse (which the client would see as ECONNRESET).
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {
@@ -70,15 +85,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
   logger.info({ url }, 'listening');
 
-  const ready = opts.load(state, logger).then(
-    () => logger.info('ready: model loaded, index open'),
-    (err: unknown) => {
-      state.loadError = errorMessage(err);
-      logger.error({ err: state.loadError }, 'loading the runtime failed');
-      throw err;
-    },
-  );
-  ready.catch(() => undefined);
+  const loading = startLoading({ state, load: opts.load, logger, retryMs: config.server.loadRetryMs });
+  const ready = loading.first;
 
   let closing: Promise<void> | null = null;
   const shutdown = (reason = 'shutdown'): Promise<void> => {
@@ -86,10 +94,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       logger.info({ reason, inFlight: api.worker.busy, queued: api.worker.depth }, 'draining');
       state.draining = true;
       api.worker.close();
+      api.writes.close();
       const grace = config.server.shutdownGraceMs;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
-        api.worker.idle().then(() => false),
+        Promise.all([api.worker.idle(), api.writes.idle()]).then(() => false),
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace))),
       ]);
       clearTimeout(timer);
@@ -101,8 +110,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         // Streams still open after the grace period are cut; their generations abort on close.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
-      await ready.catch(() => undefined);
+      loading.stop();
+      await loading.settled();
       await api.worker.idle();
+      await api.writes.idle();
       await closeQuietly(state.backend, logger);
       await closeQuietly(state.corpus, logger);
       analytics.close();
@@ -126,12 +137,4 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }
 
   return { url, port, server, api, state, ready, shutdown };
-}
-
-async function closeQuietly(x: GenerationBackend | CorpusService | null, logger: Logger): Promise<void> {
-  try {
-    await x?.close?.();
-  } catch (err) {
-    logger.warn({ err: errorMessage(err) }, 'close failed');
-  }
 }

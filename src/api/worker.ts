@@ -38,7 +38,18 @@ export class ModelWorker {
   /** Moving average of completed job durations, for Retry-After and admission. */
   private avgJobMs = 2000;
 
-  constructor(private readonly opts: { queueSize: number; timeoutMs: number; metrics?: Metrics }) {}
+  constructor(
+    private readonly opts: {
+      queueSize: number;
+      timeoutMs: number;
+      metrics?: Metrics;
+      /**
+       * The timeout bounds only the wait in the queue: a job that has started runs to its end
+       * (document writes, which must not answer 504 after they committed).
+       */
+      timeoutWaitOnly?: boolean;
+    },
+  ) {}
 
   get depth(): number {
     return this.queue.length;
@@ -66,6 +77,8 @@ export class ModelWorker {
   run<T>(job: Job<T>, clientSignal?: AbortSignal): Promise<T> {
     if (this.closed)
       return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
+    // Gone before it was queued (it left during retrieval): it takes no slot at all.
+    if (clientSignal?.aborted) return Promise.reject(new ClientClosedError());
     if (this.running) {
       // Refuse at the door rather than accept work that would only time out in the queue:
       // when the queue is full, or when the expected wait alone exceeds the timeout.
@@ -97,6 +110,7 @@ export class ModelWorker {
     return new Promise<T>((resolve, reject) => {
       let entry: Waiting | null = null;
       const execute = () => {
+        if (this.opts.timeoutWaitOnly) clearTimeout(timer);
         this.running = true;
         this.syncGauges();
         const t0 = Date.now();
@@ -130,18 +144,17 @@ export class ModelWorker {
       this.queue.push(entry);
       this.syncGauges();
       // Leave the queue as soon as the request is cancelled: it never reaches the model.
-      ctrl.signal.addEventListener(
-        'abort',
-        () => {
-          const i = entry ? this.queue.indexOf(entry) : -1;
-          if (i >= 0) {
-            this.queue.splice(i, 1);
-            this.syncGauges();
-            entry!.cancel(abortError());
-          }
-        },
-        { once: true },
-      );
+      const leave = () => {
+        const i = entry ? this.queue.indexOf(entry) : -1;
+        if (i >= 0) {
+          this.queue.splice(i, 1);
+          this.syncGauges();
+          entry!.cancel(abortError());
+        }
+      };
+      // A listener added to a signal that has already fired never runs: check first.
+      if (ctrl.signal.aborted) leave();
+      else ctrl.signal.addEventListener('abort', leave, { once: true });
     });
   }
 

@@ -11,7 +11,7 @@ const server = z
     /** Loopback by default: expose it on purpose, not by accident. */
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
-    /** When set, write endpoints (documents) require `Authorization: Bearer <apiKey>`. */
+    /** When set, every route but /healthz, /readyz, /metrics and /v1/models requires `Authorization: Bearer <apiKey>`. */
     apiKey: z.string().min(1).nullable().default(null),
     /** express body-parser limit for JSON and text bodies. */
     bodyLimit: z
@@ -20,8 +20,18 @@ const server = z
       .default('2mb'),
     /** Generations waiting for the one model worker before new ones get 429. */
     queueSize: z.number().int().min(0).max(1000).default(8),
+    /** Document uploads and deletes waiting for the one writer before new ones get 429. */
+    ingestQueueSize: z.number().int().min(0).max(1000).default(4),
     /** A generation (queue wait included) is cancelled after this long. */
     requestTimeoutMs: z.number().int().min(100).default(120_000),
+    /** A client gets this long to send its request headers (slow-header clients are cut). */
+    headersTimeoutMs: z.number().int().min(100).default(20_000),
+    /** ... and this long to send the whole request, body included (not the response: generations stream). */
+    bodyTimeoutMs: z.number().int().min(100).default(60_000),
+    /** Open connections beyond this are closed at once. */
+    maxConnections: z.number().int().min(1).default(512),
+    /** A failed load of the index, embedder or model is tried again after this long (doubling to 60 s); 0: never. */
+    loadRetryMs: z.number().int().min(0).default(5_000),
     /** On SIGTERM, in-flight requests get this long to finish before the process exits. */
     shutdownGraceMs: z.number().int().min(0).default(10_000),
   })

@@ -18,7 +18,7 @@ import { tokenCharOffsets } from '../drafting/offsets.ts';
 import { ReferenceDrafter } from '../drafting/reference.ts';
 import { convertGguf } from '../model/convert.ts';
 import { loadCausalLM, loadModelTokenizer } from '../model/load.ts';
-import { renderChat } from '../model/tokenizer/chat.ts';
+import { encodeChat, renderChat } from '../model/tokenizer/chat.ts';
 import type { TextTokenizer } from '../model/tokenizer/tokenizer.ts';
 import type { CausalLM } from '../model/types.ts';
 import type { ExecutionProvider } from '../model/onnx/session.ts';
@@ -135,7 +135,8 @@ export class Engine {
 
   /** Prompt tokens of a request. */
   promptTokens(req: Pick<GenerationRequest, 'messages' | 'prompt'>): number[] {
-    if (req.messages && req.messages.length > 0) return this.tokenizer.encode(this.renderChat(req.messages));
+    // Contents literal, only the template's markers special (no forged turns): encodeChat.
+    if (req.messages && req.messages.length > 0) return encodeChat(this.tokenizer, req.messages);
     if (req.prompt !== undefined && req.prompt.length > 0) return this.tokenizer.encode(req.prompt);
     throw new RagspecError('a request needs `messages` or a non-empty `prompt`', {
       code: 'bad_request',

@@ -89,7 +89,14 @@ export class Corpus implements Retriever {
   }
 
   embedder(): Promise<Embedder> {
-    this.embedderPromise ??= Embedder.load({ dir: this.opts.embedderDir, batchSize: this.opts.embedBatch });
+    // A failed load is forgotten, so the next call tries again instead of failing until restart.
+    this.embedderPromise ??= Embedder.load({
+      dir: this.opts.embedderDir,
+      batchSize: this.opts.embedBatch,
+    }).catch((err: unknown) => {
+      this.embedderPromise = null;
+      throw err;
+    });
     return this.embedderPromise;
   }
 

@@ -15,11 +15,33 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-/** The question's words for BM25: lower-cased, deduplicated, function words dropped (unless nothing else is left). */
+/**
+ * Bounds on one retrieval query, applied before any lookup: every distinct term costs a
+ * document-frequency probe and a branch of the FTS5 OR, and the embedder tokenizes the whole
+ * text before it truncates. A question is a few dozen words; the embedder reads ~256 tokens.
+ */
+export const MAX_QUERY_CHARS = 4000;
+export const MAX_QUERY_TERMS = 64;
+
+/** The query as retrieval sees it: at most MAX_QUERY_CHARS, cut at a word edge when one is near. */
+export function boundedQuery(query: string): string {
+  if (query.length <= MAX_QUERY_CHARS) return query;
+  const cut = query.slice(0, MAX_QUERY_CHARS);
+  const edge = cut.search(/\s\S*$/);
+  return edge > MAX_QUERY_CHARS / 2 ? cut.slice(0, edge) : cut;
+}
+
+/**
+ * The question's words for BM25: lower-cased, deduplicated, function words dropped (unless
+ * nothing else is left), the first MAX_QUERY_TERMS kept.
+ */
 export function ftsTerms(question: string): string[] {
-  const words = question.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
+  const words =
+    boundedQuery(question)
+      .toLowerCase()
+      .match(/[\p{L}\p{N}_]+/gu) ?? [];
   const kept = [...new Set(words.filter((w) => !STOPWORDS.has(w)))];
-  return kept.length ? kept : [...new Set(words)];
+  return (kept.length ? kept : [...new Set(words)]).slice(0, MAX_QUERY_TERMS);
 }
 
 /** An FTS5 MATCH expression: terms quoted (no FTS syntax can leak in), OR-ed. Null when there are none. */

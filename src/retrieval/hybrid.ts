@@ -4,7 +4,14 @@
  */
 import { RagspecError } from '../util/errors.ts';
 import type { Embedder } from './embedder.ts';
-import { commonTermCap, ftsMatch, ftsTerms, reciprocalRankFusion, type Ranked } from './fusion.ts';
+import {
+  boundedQuery,
+  commonTermCap,
+  ftsMatch,
+  ftsTerms,
+  reciprocalRankFusion,
+  type Ranked,
+} from './fusion.ts';
 import type { Store } from './store.ts';
 import type { ScoredPassage, SearchOptions } from './types.ts';
 import type { VectorIndex } from './vector-index.ts';
@@ -19,6 +26,9 @@ export interface SearchResult {
 
 /** Candidates each side contributes to fusion (at least k). */
 const CANDIDATES = 50;
+
+/** Remembered term frequencies per generation; past this the memo starts over (memory stays bounded). */
+const TERM_CACHE_MAX = 10_000;
 
 export class HybridSearch {
   private countCache: { generation: number; count: number } | null = null;
@@ -46,7 +56,8 @@ export class HybridSearch {
    */
   private selectiveTerms(terms: string[], total: number): string[] {
     const gen = this.store.generation();
-    if (this.termCache.generation !== gen) this.termCache = { generation: gen, df: new Map() };
+    if (this.termCache.generation !== gen || this.termCache.df.size > TERM_CACHE_MAX)
+      this.termCache = { generation: gen, df: new Map() };
     const cap =
       (this.commonTermShare === undefined
         ? commonTermCap(total)
@@ -62,7 +73,9 @@ export class HybridSearch {
     return rarest >= 0 ? [terms[rarest]!] : [];
   }
 
-  async search(query: string, opts: SearchOptions): Promise<SearchResult> {
+  async search(rawQuery: string, opts: SearchOptions): Promise<SearchResult> {
+    // Cut first: every later stage (term probes, FTS5, the embedder's tokenizer) scales with it.
+    const query = typeof rawQuery === 'string' ? boundedQuery(rawQuery) : rawQuery;
     const method = opts.method ?? 'hybrid';
     if (!Number.isInteger(opts.k) || opts.k <= 0) {
       throw new RagspecError(`k must be a whole number of at least 1 (got ${opts.k})`, {

@@ -195,13 +195,13 @@ export class Store {
 
   /** Passages matching one term, counting at most `cap` (so a very common term costs little to probe). */
   termFrequencyUpTo(term: string, cap: number): number {
-    return Number(
-      this.db
-        .prepare('SELECT count(*) FROM (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)')
-        .pluck()
-        .get(`"${term.replace(/"/g, '""')}"`, cap),
-    );
+    // One statement for every probe: preparing one per distinct term is what made a long query slow.
+    this.termProbe ??= this.db
+      .prepare('SELECT count(*) FROM (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)')
+      .pluck();
+    return Number(this.termProbe.get(`"${term.replace(/"/g, '""')}"`, cap));
   }
+  private termProbe: Database.Statement | null = null;
 
   /** BM25 over text, title and headings; scores sign-flipped so higher is better. */
   bm25(match: string, limit: number, pathPrefix?: string): { id: number; score: number }[] {

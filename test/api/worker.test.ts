@@ -81,3 +81,26 @@ describe('ModelWorker', () => {
     await Promise.all([a, b]);
   });
 });
+
+describe('ModelWorker and requests cancelled before they are queued (finding 9)', () => {
+  it('a request whose client already left takes no queue slot and never runs', async () => {
+    const w = new ModelWorker({ queueSize: 1, timeoutMs: 60_000 });
+    const g = gate();
+    const running = w.run(() => g.p);
+    const left = new AbortController();
+    left.abort(); // the client left during retrieval
+    let ran = false;
+    const p = w.run(async () => {
+      ran = true;
+    }, left.signal);
+    await expect(p).rejects.toBeInstanceOf(ClientClosedError);
+    expect(w.depth).toBe(0);
+    // The slot is free: a live request still gets in instead of a 429.
+    const next = w.run(async () => 'next');
+    expect(w.depth).toBe(1);
+    g.open();
+    await running;
+    expect(await next).toBe('next');
+    expect(ran).toBe(false);
+  });
+});

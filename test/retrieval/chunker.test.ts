@@ -94,3 +94,36 @@ describe('chunkDocument', () => {
     expect(chunks[0]!.headingPath).toEqual([]);
   });
 });
+
+describe('chunkDocument work (finding 3: one upload can hang ingest)', () => {
+  /** The real tokenizer, counting how many characters it is handed in total. */
+  function countingTokenizer() {
+    const c = {
+      chars: 0,
+      count: (t: string) => {
+        c.chars += t.length;
+        return count(t);
+      },
+    };
+    return c;
+  }
+  const wordRun = (n: number) => Array.from({ length: n }, (_, i) => `w${i.toString(36)}`).join(' ');
+
+  it('tokenizes a 40k-word block a bounded number of times per character', () => {
+    const src = `# Run\n\n${wordRun(40_000)}\n`;
+    const c = countingTokenizer();
+    const { chunks } = chunkDocument(src, 'markdown', c.count);
+    expect(chunks.length).toBeGreaterThan(100);
+    for (const ch of chunks) expect(ch.tokens).toBeLessThanOrEqual(DEFAULT_CHUNKING.maxTokens);
+    // block once, each word once, each piece once: about 4x; re-counting the growing piece was ~100x.
+    expect(c.chars).toBeLessThanOrEqual(5 * src.length);
+  });
+
+  it('tokenizer work grows linearly with input size', () => {
+    const small = countingTokenizer();
+    const big = countingTokenizer();
+    chunkDocument(wordRun(5_000), 'text', small.count);
+    chunkDocument(wordRun(20_000), 'text', big.count);
+    expect(big.chars / small.chars).toBeLessThan(4 * 1.2);
+  });
+});

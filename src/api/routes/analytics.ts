@@ -14,12 +14,12 @@ export function analyticsRoutes(store: AnalyticsStore, schemas: Schemas): Router
 
   r.get(
     '/v1/analytics',
-    route((req, res) => {
+    route(async (req, res) => {
       const q = parseWith(schemas.Analytics, req.query);
       const window = q.window ?? '24h';
       const ms = windowMs(window);
       const since = ms === null ? null : Date.now() - ms;
-      res.json(summarize(store.since(since ?? 0), window, since, q.recent ?? 20));
+      res.json(summarize(await store.since(since ?? 0), window, since, q.recent ?? 20));
     }),
   );
 

@@ -6,7 +6,8 @@
 import { Router } from 'express';
 import type { CorpusService, DocumentUpload, RuntimeState } from '../deps.ts';
 import { BadRequestError, NotFoundError, ServiceUnavailableError } from '../errors.ts';
-import { route } from '../http.ts';
+import { disconnectSignal, route } from '../http.ts';
+import type { ModelWorker } from '../worker.ts';
 import { DocId, DocPath, type Schemas } from '../schemas.ts';
 import { parseBody, parseWith } from '../validate.ts';
 import { z } from 'zod';
@@ -17,11 +18,12 @@ const TextQuery = z.strictObject({
   format: z.enum(['markdown', 'text']).optional(),
 });
 
-export function documentRoutes(
-  state: RuntimeState,
-  schemas: Schemas,
-  requireKey: import('express').RequestHandler,
-): Router {
+/**
+ * `writes` is the bounded queue uploads and deletes wait in (one writer per data folder):
+ * a full queue is 429 at once, a wait past the request timeout is 504, as for generations.
+ * A write that has started runs to its commit, so the store never holds half an upload.
+ */
+export function documentRoutes(state: RuntimeState, schemas: Schemas, writes: ModelWorker): Router {
   const r = Router();
   const corpus = (): CorpusService => {
     if (!state.corpus)
@@ -35,7 +37,6 @@ export function documentRoutes(
 
   r.post(
     '/v1/documents',
-    requireKey,
     route(async (req, res) => {
       let docs: DocumentUpload[];
       if (req.is('text/*')) {
@@ -54,7 +55,8 @@ export function documentRoutes(
           throw new BadRequestError(`path "${d.path}" appears twice in one request`, 'path');
         seen.add(d.path);
       }
-      const out = await corpus().ingest(docs);
+      const store = corpus();
+      const out = await writes.run(() => store.ingest(docs), disconnectSignal(res));
       res.status(201).json({ object: 'ingest_result', ...out });
     }),
   );
@@ -84,10 +86,11 @@ export function documentRoutes(
 
   r.delete(
     '/v1/documents/:id',
-    requireKey,
     route(async (req, res) => {
       const id = parseWith(DocId, req.params.id);
-      if (!(await corpus().remove(id))) throw new NotFoundError(`no document with id "${id}"`, 'id');
+      const store = corpus();
+      if (!(await writes.run(() => store.remove(id), disconnectSignal(res))))
+        throw new NotFoundError(`no document with id "${id}"`, 'id');
       res.json({ id, object: 'document', deleted: true });
     }),
   );

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import type { GenerationOutcome, PreparedGeneration, QaService } from '../qa-service.ts';
 import { toApiError } from '../errors.ts';
+import { safeEnvelope } from '../safe-message.ts';
 import {
   answerBody,
   chatChunk,
@@ -60,7 +61,7 @@ async function streamRun(
     if (!started) throw err;
     const apiErr = toApiError(err);
     if (apiErr.status >= 500) log.error({ err }, 'stream failed');
-    sse.send(apiErr.toJSON());
+    sse.send(safeEnvelope(apiErr));
     sse.end();
   }
 }

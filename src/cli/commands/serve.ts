@@ -7,6 +7,7 @@ import { loadConfig, type ConfigFlags } from '../../config/load.ts';
 import type { RagspecConfig } from '../../config/schema.ts';
 import { realRuntime } from '../../api/runtime.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
+import { errorMessage, MissingAssetError } from '../../util/errors.ts';
 
 export interface ServeFlags extends ConfigFlags {
   config?: string;
@@ -22,7 +23,7 @@ export function addServeOptions(cmd: Command): Command {
     .option('--host <addr>', 'address to bind (default 127.0.0.1; env RAGSPEC_HOST)')
     .option(
       '--api-key <key>',
-      'require `Authorization: Bearer <key>` on POST/DELETE endpoints (env RAGSPEC_API_KEY)',
+      'require `Authorization: Bearer <key>` on every route but /healthz, /readyz, /metrics, /v1/models (env RAGSPEC_API_KEY)',
     )
     .option(
       '--config <file>',
@@ -69,8 +70,10 @@ export function configFrom(o: ServeFlags): RagspecConfig {
 
 /** A curl line that works against this server as configured. */
 export function curlExample(srv: RunningServer, config: RagspecConfig): string {
-  const authHeader = config.server.apiKey ? ` -H 'Authorization: Bearer ${config.server.apiKey}'` : '';
+  // The key itself never goes to the terminal (scrollback, CI logs): the line reads it from the env.
+  const authHeader = config.server.apiKey ? ` -H "Authorization: Bearer $RAGSPEC_API_KEY"` : '';
   return [
+    ...(config.server.apiKey ? ['# with RAGSPEC_API_KEY set to the key this server was given'] : []),
     `curl -s ${srv.url}/v1/answer -H 'Content-Type: application/json'${authHeader} \\`,
     `  -d '{"question": "How do I install only production dependencies?"}'`,
   ].join('\n');
@@ -89,9 +92,17 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
   try {
     await srv.ready;
   } catch (err) {
-    // Nothing to serve without a model and an index: stop listening and report the cause.
-    await srv.shutdown('runtime failed to load');
-    throw err;
+    // Missing assets will not appear by waiting (setup has not run): stop and say so.
+    if (err instanceof MissingAssetError || config.server.loadRetryMs === 0) {
+      await srv.shutdown('runtime failed to load');
+      throw err;
+    }
+    // Anything else may pass (a rebuild, a copy in progress): keep listening and retrying.
+    process.stderr.write(
+      `ragspec: loading failed: ${errorMessage(err)} — retrying in the background (GET /readyz is 503 until it works)
+`,
+    );
+    return srv;
   }
   process.stderr.write(
     `ragspec: ready. Try:\n\n${curlExample(srv, config)}\n\n` +

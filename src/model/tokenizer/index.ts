@@ -3,6 +3,7 @@ export { TextTokenizer, type EncodeOptions, type DecodeOptions } from './tokeniz
 export {
   ChatTemplate,
   renderChat,
+  encodeChat,
   CHATML_TEMPLATE,
   type ChatMessage,
   type ChatRenderOptions,

@@ -149,6 +149,11 @@ export class TextTokenizer {
     return this.idToTok[id];
   }
 
+  /** The text of every added token (matched before the model runs when special tokens are parsed). */
+  specialTokenTexts(): string[] {
+    return (this.json.added_tokens as { content: string }[]).map((a) => a.content);
+  }
+
   isSpecial(id: number): boolean {
     return this.special.has(id);
   }

@@ -119,3 +119,50 @@ describe('configFromGguf', () => {
     }
   });
 });
+
+describe('configFromGguf range checks (finding 11)', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      'context_length 0',
+      { 'llama.context_length': 0 },
+      /llama\.context_length is 0, expected a whole number/,
+    ],
+    ['context_length huge', { 'llama.context_length': 2 ** 40 }, /llama\.context_length is 1099511627776/],
+    ['context_length fractional', { 'llama.context_length': 1.5 }, /context_length is 1\.5/],
+    ['head_count 0', { 'llama.attention.head_count': 0 }, /attention\.head_count is 0/],
+    [
+      'head_count_kv not a divisor',
+      { 'llama.attention.head_count_kv': 3 },
+      /head_count_kv is 3, expected a divisor of the 4/,
+    ],
+    ['head_count_kv above heads', { 'llama.attention.head_count_kv': 8 }, /head_count_kv is 8/],
+    ['vocab_size negative', { 'llama.vocab_size': -1 }, /vocab_size is -1/],
+    ['vocab_size huge', { 'llama.vocab_size': 1e9 }, /vocab_size is 1000000000/],
+    ['block_count huge', { 'llama.block_count': 100_000 }, /block_count is 100000/],
+    ['embedding_length NaN', { 'llama.embedding_length': NaN }, /embedding_length is NaN/],
+    ['feed_forward_length 0', { 'llama.feed_forward_length': 0 }, /feed_forward_length is 0/],
+    ['rms eps 0', { 'llama.attention.layer_norm_rms_epsilon': 0 }, /layer_norm_rms_epsilon is 0/],
+    ['rope base infinite', { 'llama.rope.freq_base': Infinity }, /rope\.freq_base is Infinity/],
+    [
+      'rope scaling factor huge',
+      { 'llama.rope.scaling.type': 'linear', 'llama.rope.scaling.factor': 1e9 },
+      /rope\.scaling\.factor is 1000000000/,
+    ],
+  ];
+  it.each(cases)('%s fails with one line naming the key and the value', (_name, patch, msg) => {
+    let err: unknown;
+    try {
+      configFromGguf({ ...base, ...patch } as Parameters<typeof configFromGguf>[0], [], 'm.gguf');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BadFileError);
+    const line = (err as BadFileError).oneLine();
+    expect(line).toMatch(msg);
+    expect(line).not.toContain('\n');
+  });
+
+  it('still takes the in-range base config', () => {
+    expect(configFromGguf(base, []).contextLength).toBe(256);
+  });
+});
