@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../src/engine/engine.ts';
-import { answerMessages } from '../src/engine/prompt.ts';
+import { answerMessages } from '../src/answer/prompt.ts';
 import type { DecodeMode, GenerationResult } from '../src/engine/types.ts';
 import { openCorpus } from '../src/retrieval/index.ts';
 import type { ScoredPassage } from '../src/retrieval/types.ts';

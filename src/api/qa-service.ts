@@ -11,7 +11,7 @@ import type { AnalyticsStore } from './analytics/store.ts';
 import type { GenerationBackend, RuntimeState } from './deps.ts';
 import { BadRequestError, ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { answerMessages, retrievalQuery, withPassages } from './prompt.ts';
+import { answerMessages, retrievalQuery, withPassages } from '../answer/prompt.ts';
 import type { AnswerBody, ChatBody } from './schemas.ts';
 import { ABORT_CLIENT, type ModelWorker } from './worker.ts';
 

@@ -12,6 +12,7 @@ import type {
   GenerationRequest,
   GenerationResult,
 } from '../engine/types.ts';
+import { DECODE_MODES } from '../drafting/modes.ts';
 import { openCorpus } from '../retrieval/index.ts';
 import { paths } from '../util/paths.ts';
 import { CorpusAdapter } from './corpus-adapter.ts';
@@ -25,7 +26,7 @@ export class EngineBackend implements GenerationBackend {
   ) {}
 
   get modes(): readonly DecodeMode[] {
-    return this.engine.drafter ? ['ar', 'reference', 'model', 'hybrid'] : ['ar', 'reference', 'hybrid'];
+    return DECODE_MODES.filter((m) => m !== 'model' || this.engine.drafter !== null);
   }
 
   get contextLength(): number {

@@ -9,7 +9,6 @@
  * (passage before prompt before output, so a copied passage span keeps its attribution),
  * then by recency.
  */
-import type { DraftSourceKind } from '../engine/types.ts';
 import { NgramIndex } from './ngram-index.ts';
 import { tokenCharOffsets } from './offsets.ts';
 import type {
@@ -18,6 +17,7 @@ import type {
   DraftContext,
   DraftOutcome,
   DraftSource,
+  DraftSourceKind,
   Provenance,
 } from './types.ts';
 

@@ -4,7 +4,10 @@
  * `observe` hears how the last guesses fared. A source never knows how drafts are verified.
  * Proposing nothing (an empty list) is normal: the step then decodes one token.
  */
-import type { DraftSourceKind } from '../engine/types.ts';
+import type { SamplingSettings } from '../verify/sampling.ts';
+
+/** Where draft tokens come from (the label of per-source stats and metrics). */
+export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'model';
 
 /** Where a candidate came from. */
 export type Provenance =
@@ -49,10 +52,9 @@ export interface DraftContext {
   tokens: readonly number[];
   /** Length of the prompt part of `tokens`. */
   promptLength: number;
-  /** Sampling temperature (0 = greedy) — model drafters sample only when it is > 0. */
-  temperature: number;
-  /** Full sampling settings, so a drafter model can shape its q like the target's p. */
-  sampling?: { temperature: number; topK?: number; topP?: number; seed?: number };
+  /** The request's sampling settings: a drafter model samples (and shapes its q like the
+   * target's p) only when the temperature is > 0. */
+  sampling: SamplingSettings;
 }
 
 /** What happened to one source's drafts in a step. */

@@ -1,6 +1,7 @@
 /** Flag parsing and stats formatting shared by `ragspec generate` and `ragspec ask`. */
 import { RagspecError } from '../util/errors.ts';
-import type { DecodeMode, GenerationStats, SamplingParams } from './types.ts';
+import { DECODE_MODES, isDecodeMode } from '../drafting/modes.ts';
+import type { DecodeMode, GenerationStats, SamplingSettings } from './types.ts';
 
 export interface SamplingFlags {
   temperature: string;
@@ -9,15 +10,13 @@ export interface SamplingFlags {
   seed?: string;
 }
 
-export const MODES: readonly DecodeMode[] = ['ar', 'reference', 'model', 'hybrid'];
-
 export function parseMode(v: string): DecodeMode {
-  if (!MODES.includes(v as DecodeMode))
-    throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${MODES.join(', ')}` });
-  return v as DecodeMode;
+  if (!isDecodeMode(v))
+    throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${DECODE_MODES.join(', ')}` });
+  return v;
 }
 
-export function parseSampling(o: SamplingFlags): SamplingParams {
+export function parseSampling(o: SamplingFlags): SamplingSettings {
   const num = (
     v: string | undefined,
     flag: string,

@@ -19,7 +19,7 @@ import type {
   FinishReason,
   GenerationCallbacks,
   GenerationStats,
-  SamplingParams,
+  SamplingSettings,
 } from './types.ts';
 
 /** A draft source with its role: `fallback` sources are asked only when the ones before had
@@ -39,7 +39,7 @@ export interface LoopOptions {
   /** Prompt tokens (at least one). */
   promptTokens: readonly number[];
   maxTokens: number;
-  sampling: SamplingParams;
+  sampling: SamplingSettings;
   stop?: readonly string[];
   sources: readonly PlannedSource[];
   budget?: BudgetPolicy;
@@ -135,7 +135,6 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
       const dctx: DraftContext = {
         tokens: context,
         promptLength: prompt.length,
-        temperature: o.sampling.temperature,
         sampling: o.sampling,
       };
       const sampled = o.sampling.temperature > 0;

@@ -20,7 +20,7 @@
  *   a deterministic child counts as q = one-hot). The residual after the last child is
  *   what the recovered token is drawn from.
  */
-import type { Logits } from '../model/types.ts';
+import { logitsRow, type Logits } from '../model/types.ts';
 import type { Rng } from './rng.ts';
 import { argmax, isGreedy, sampleFrom, targetDistribution, type SamplingSettings } from './sampling.ts';
 
@@ -61,11 +61,6 @@ export function childrenOf(parents: readonly number[]): number[][] {
     children[p]!.push(i);
   }
   return children;
-}
-
-/** Row `i` of the logits. */
-export function logitsRow(logits: Logits, i: number): Float32Array {
-  return logits.data.subarray(i * logits.vocabSize, (i + 1) * logits.vocabSize);
 }
 
 /**

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
-import { answerMessages } from '../../src/engine/prompt.ts';
+import { answerMessages } from '../../src/answer/prompt.ts';
 import type { DecodeMode } from '../../src/engine/types.ts';
 import { openCorpus, type Corpus } from '../../src/retrieval/index.ts';
 import { paths, repoRoot } from '../../src/util/paths.ts';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Engine } from '../../engine/engine.ts';
 import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
-import { answerMessages } from '../../engine/prompt.ts';
+import { answerMessages } from '../../answer/prompt.ts';
 import { openCorpus } from '../../retrieval/index.ts';
 import { paths } from '../../util/paths.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
