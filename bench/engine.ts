@@ -15,7 +15,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Engine } from '../src/engine/engine.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import { loadEngine } from '../src/engine/load.ts';
 import { answerMessages } from '../src/answer/prompt.ts';
 import type { DecodeMode, GenerationResult } from '../src/engine/types.ts';
 import { openCorpus } from '../src/retrieval/index.ts';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     .map((l) => JSON.parse(l) as { id: string; question: string })
     .slice(0, limit);
 
-  const engine = await Engine.load({
+  const engine = await loadEngine({
     model: modelDir,
     drafter: flag('drafter') ?? 'auto',
     drafterVariant: flag('drafter-variant'),

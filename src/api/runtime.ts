@@ -5,7 +5,8 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
-import { Engine, type EngineLoadOptions } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
+import { loadEngine, type EngineLoadOptions } from '../engine/load.ts';
 import type {
   DecodeMode,
   GenerationCallbacks,
@@ -49,7 +50,7 @@ export class EngineBackend implements GenerationBackend {
 /** Load the target model (and its self-drafter) from `paths.targetModel()` or `opts.model`. */
 export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<EngineBackend> {
   const dir = opts.model ?? paths.targetModel();
-  const engine = await Engine.load(opts);
+  const engine = await loadEngine(opts);
   return new EngineBackend(engine, path.basename(dir));
 }
 

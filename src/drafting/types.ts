@@ -57,6 +57,13 @@ export interface DraftContext {
   sampling: SamplingSettings;
 }
 
+/** A draft source with its role: a `fallback` source is asked only when the sources before it
+ * had nothing to offer or their running acceptance is low (see DraftPlanner). */
+export interface PlannedSource {
+  source: DraftSource;
+  fallback?: boolean;
+}
+
 /** What happened to one source's drafts in a step. */
 export interface DraftOutcome {
   /** Draft tokens this source contributed to the tree (after merging). */
@@ -68,10 +75,15 @@ export interface DraftOutcome {
 }
 
 export interface DraftSource {
-  readonly kind: DraftSourceKind;
-  /** Short name for logs and stats (`reference`, `model:smollm2-L6`). */
-  readonly name: string;
   propose(context: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> | DraftCandidate[];
+  /** Called after every step, also when none of this source's drafts made it into the tree. */
   observe(outcome: DraftOutcome): void;
+  /**
+   * Running share of this source's drafted tokens that were accepted, in [0, 1]. The planner
+   * reads it to decide whether a fallback source is still asked.
+   */
+  readonly acceptance: number;
+  /** Start a new request: drop per-request state (what it learned about the target may stay). */
+  reset?(): void;
   dispose?(): Promise<void>;
 }

@@ -29,9 +29,4 @@ export class PrefixCache {
     this.tokens = [...prefix];
     this.cache = cache.clone();
   }
-
-  clear(): void {
-    this.tokens = [];
-    this.cache = null;
-  }
 }

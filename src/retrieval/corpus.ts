@@ -62,8 +62,6 @@ export interface StoredDocumentView extends DocumentInfo {
 }
 
 export class Corpus implements Retriever {
-  /** The `Retriever` view of this corpus (the corpus itself). */
-  readonly retriever: Retriever = this;
   private index: VectorIndex | null = null;
   private indexGeneration = -1;
   private embedderPromise: Promise<Embedder> | null = null;
@@ -207,7 +205,7 @@ export class Corpus implements Retriever {
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.readOnly)
-      throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', status: 409 });
+      throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', kind: 'conflict' });
     const run = async () => {
       const release = acquireWriteLock(this.dir);
       try {
@@ -293,7 +291,7 @@ export async function openCorpus(dir: string = paths.data(), opts: OpenCorpusOpt
     if (!fs.existsSync(file)) {
       throw new RagspecError(`no corpus in ${dir}`, {
         code: 'no_corpus',
-        status: 503,
+        kind: 'unavailable',
         hint: 'run `npx ragspec ingest` first',
       });
     }

@@ -20,14 +20,14 @@ export function acquireWriteLock(dir: string): () => void {
     if (pid && pid !== process.pid && alive(pid)) {
       throw new RagspecError(`${dir} is being written by another ragspec process (pid ${pid})`, {
         code: 'store_busy',
-        status: 409,
+        kind: 'conflict',
         hint: 'wait for that ingest to finish, or stop it',
       });
     }
     // Stale (its process is gone) or our own leftover: take it over.
     fs.rmSync(file, { force: true });
   }
-  throw new RagspecError(`cannot take the write lock ${file}`, { code: 'store_busy', status: 409 });
+  throw new RagspecError(`cannot take the write lock ${file}`, { code: 'store_busy', kind: 'conflict' });
 }
 
 function alive(pid: number): boolean {

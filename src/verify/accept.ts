@@ -43,14 +43,6 @@ export interface VerifyResult {
   bonus: number;
 }
 
-export interface VerifyOptions {
-  /**
-   * Test-only: deliberately wrong acceptance (accept any draft with p(x) > 0) so the
-   * distribution tests can show that they catch a broken verifier.
-   */
-  brokenAcceptRule?: boolean;
-}
-
 /** children[i] = child node indices of i, in node order (the drafters' ranking). */
 export function childrenOf(parents: readonly number[]): number[][] {
   const children: number[][] = parents.map(() => []);
@@ -73,12 +65,11 @@ export function verifyTree(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
-  opts: VerifyOptions = {},
 ): VerifyResult {
   if (logits.rows !== tree.tokens.length) {
     throw new Error(`verifier: ${logits.rows} logit rows for a tree of ${tree.tokens.length} nodes`);
   }
-  return isGreedy(sampling) ? verifyGreedy(tree, logits) : verifySampling(tree, logits, sampling, rng, opts);
+  return isGreedy(sampling) ? verifyGreedy(tree, logits) : verifySampling(tree, logits, sampling, rng);
 }
 
 /** Greedy: the longest path whose every token is the target's argmax, plus the bonus token. */
@@ -103,7 +94,6 @@ export function verifySampling(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
-  opts: VerifyOptions = {},
 ): VerifyResult {
   if (rng === null) throw new Error('verifier: sampling needs an rng');
   const children = childrenOf(tree.parents);
@@ -115,10 +105,7 @@ export function verifySampling(
     const kids = children[cur]!;
     let next: number | undefined;
     let recovered: number | undefined;
-    if (opts.brokenAcceptRule) {
-      next = kids.find((c) => p[tree.tokens[c]!]! > 0);
-      if (next === undefined) recovered = sampleFrom(p, rng);
-    } else if (kids.every((c) => !tree.q?.[c])) {
+    if (kids.every((c) => !tree.q?.[c])) {
       // Deterministic children only: one draw from p decides.
       const x = sampleFrom(p, rng);
       next = kids.find((c) => tree.tokens[c] === x);

@@ -14,7 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.ts';
+import type { Engine } from '../../src/engine/engine.ts';
+import { loadEngine } from '../../src/engine/load.ts';
 import { answerMessages } from '../../src/answer/prompt.ts';
 import type { DecodeMode } from '../../src/engine/types.ts';
 import { openCorpus, type Corpus } from '../../src/retrieval/index.ts';
@@ -44,7 +45,7 @@ export function describeLossless(part: number, parts: number): void {
         `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
       );
     }
-    engine = await Engine.load();
+    engine = await loadEngine();
     corpus = await openCorpus(paths.data(), { readOnly: true });
   }, 600_000);
 

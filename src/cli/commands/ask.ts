@@ -1,6 +1,6 @@
 /** `ragspec ask "question"` — retrieve, answer with drafting from the passages, cite what was copied. */
 import type { Command } from 'commander';
-import { Engine } from '../../engine/engine.ts';
+import { loadEngine } from '../../engine/load.ts';
 import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
 import { answerMessages } from '../../answer/prompt.ts';
 import { openCorpus } from '../../retrieval/index.ts';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       } finally {
         await corpus.close();
       }
-      const engine = await Engine.load({ model: o.model, drafter: o.drafter });
+      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
       try {
         const ac = new AbortController();
         const onSig = (): void => ac.abort();

@@ -9,17 +9,10 @@
  * with `truncate`) and runs the missing tokens in one forward, so it is never out of step
  * with what the target accepted, whichever source drafted it.
  */
-import { logitsRow, type CausalLM, type KvCache } from '../model/types.ts';
-import { Rng } from '../verify/rng.ts';
-import { argmax, sampleFrom, targetDistribution } from '../verify/sampling.ts';
-import type {
-  DraftBudget,
-  DraftCandidate,
-  DraftContext,
-  DraftOutcome,
-  DraftSource,
-  DraftSourceKind,
-} from './types.ts';
+import { logitsRow, type CausalLM, type KvCache } from '../../model/types.ts';
+import { Rng } from '../../verify/rng.ts';
+import { argmax, sampleFrom, targetDistribution } from '../../verify/sampling.ts';
+import type { DraftBudget, DraftCandidate, DraftContext, DraftOutcome, DraftSource } from '../types.ts';
 
 export interface ModelDrafterOptions {
   /** Name used in provenance and stats, e.g. `self-L6`. */
@@ -32,7 +25,7 @@ export interface ModelDrafterOptions {
 }
 
 export class ModelDrafter implements DraftSource {
-  readonly kind: DraftSourceKind = 'model';
+  /** Name used in provenance and stats. */
   readonly name: string;
   /** Running share of drafted tokens accepted. */
   acceptance = 0.5;

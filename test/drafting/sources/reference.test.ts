@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ReferenceDrafter } from '../../src/drafting/reference.ts';
-import { NgramIndex } from '../../src/drafting/ngram-index.ts';
-import { tokenCharOffsets } from '../../src/drafting/offsets.ts';
+import { ReferenceDrafter } from '../../../src/drafting/sources/reference.ts';
+import { NgramIndex } from '../../../src/drafting/ngram-index.ts';
+import { tokenCharOffsets } from '../../../src/drafting/offsets.ts';
+import { PassageCharIndex } from '../../../src/drafting/passage-chars.ts';
 
 /** Word-level toy tokenizer over a fixed vocabulary: tokens are " word" pieces. */
 const words = ['<eos>', ' the', ' cat', ' sat', ' on', ' mat', ' dog', ' ran', ' far', ' a', ' big'];
@@ -86,7 +87,7 @@ describe('ReferenceDrafter', () => {
   });
 
   it('maps passage tokens to character spans', () => {
-    const d = new ReferenceDrafter([{ id: 3, text: ' the cat sat' }], tok);
+    const d = new PassageCharIndex([{ id: 3, text: ' the cat sat' }], tok);
     expect(d.passageChars(3, 1, 3)).toEqual([4, 12]); // " cat sat"
     expect(d.passageChars(4, 0, 1)).toBeNull();
   });
