@@ -45,7 +45,7 @@ export interface DocumentDetail extends DocumentInfo {
   text?: string;
 }
 
-/** Document and passage counts (what `/readyz` and the dashboard show); not retrieval's `CorpusStats`. */
+/** Document and passage counts the HTTP layer reports (retrieval's `CorpusStats` is the fuller on-disk view). */
 export interface CorpusCounts {
   documents: number;
   passages: number;
