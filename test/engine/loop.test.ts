@@ -8,6 +8,7 @@ import { ReferenceDrafter } from '../../src/drafting/sources/reference.ts';
 import type { DraftCandidate, DraftContext, DraftSource, PlannedSource } from '../../src/drafting/types.ts';
 import { DraftPlanner } from '../../src/drafting/planner.ts';
 import { runLoop } from '../../src/engine/loop.ts';
+import { verifyTree } from '../../src/verify/accept.ts';
 import { BudgetPolicy } from '../../src/drafting/budget.ts';
 import { ToyLM, toyTokenizer } from './toy-lm.ts';
 
@@ -15,8 +16,6 @@ const EOS = 15;
 
 /** Proposes fixed continuations computed from the AR output (oracle) or a function of it. */
 class ScriptedSource implements DraftSource {
-  readonly kind = 'passage' as const;
-  readonly name = 'scripted';
   readonly acceptance = 1;
   constructor(private readonly make: (ctx: DraftContext) => number[][]) {}
   propose(ctx: DraftContext): DraftCandidate[] {
@@ -260,6 +259,33 @@ describe('speculative greedy = AR greedy (toy model)', () => {
     );
     expect(out2.finishReason).toBe('cancelled');
     expect(lm.forwards - f0).toBe(0);
+  });
+});
+
+describe('injected verifier', () => {
+  it('runLoop verifies through LoopOptions.verify (the seam test doubles use)', async () => {
+    const lm = new ToyLM({ seed: 9, vocab: 15 });
+    const base = await ar(lm, [1, 2, 3], 20);
+    const src = new ScriptedSource((ctx) => [
+      base.tokens.slice(ctx.tokens.length - 3, ctx.tokens.length + 2),
+    ]);
+    const trees: number[] = [];
+    const out = await runLoop({
+      target: lm,
+      tokenizer: toyTokenizer,
+      eosIds: [EOS],
+      promptTokens: [1, 2, 3],
+      maxTokens: 20,
+      sampling: { temperature: 0 },
+      planner: new DraftPlanner([{ source: src }]),
+      verify: (tree, logits, sampling, rng) => {
+        trees.push(tree.tokens.length);
+        return verifyTree(tree, logits, sampling, rng);
+      },
+    });
+    expect(out.tokens).toEqual(base.tokens);
+    expect(trees.length).toBe(out.stats.steps); // one verification per step, all through the double
+    expect(Math.max(...trees)).toBeGreaterThan(1); // and it saw real draft trees
   });
 });
 

@@ -1,7 +1,7 @@
 /** `ragspec ask "question"` — retrieve, answer with drafting from the passages, cite what was copied. */
 import type { Command } from 'commander';
 import { loadEngine } from '../../engine/load.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
+import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
 import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
 import { openCorpus } from '../../retrieval/index.ts';
 import { paths } from '../../util/paths.ts';

@@ -1,7 +1,7 @@
 /** `ragspec generate` — stream the target model's continuation of a prompt (any decode mode). */
 import type { Command } from 'commander';
 import { loadEngine } from '../../engine/load.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
+import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
 import { RagspecError } from '../../util/errors.ts';
 
 interface GenerateFlags extends SamplingFlags {

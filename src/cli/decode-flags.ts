@@ -1,7 +1,7 @@
 /** Flag parsing and stats formatting shared by `ragspec generate` and `ragspec ask`. */
 import { RagspecError } from '../util/errors.ts';
 import { DECODE_MODES, isDecodeMode } from '../drafting/modes.ts';
-import type { DecodeMode, GenerationStats, SamplingSettings } from './types.ts';
+import type { DecodeMode, GenerationStats, SamplingSettings } from '../engine/types.ts';
 
 export interface SamplingFlags {
   temperature: string;
@@ -12,7 +12,10 @@ export interface SamplingFlags {
 
 export function parseMode(v: string): DecodeMode {
   if (!isDecodeMode(v))
-    throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${DECODE_MODES.join(', ')}` });
+    throw new RagspecError(`unknown --mode "${v}"`, {
+      kind: 'bad_input',
+      hint: `use one of ${DECODE_MODES.join(', ')}`,
+    });
   return v;
 }
 
@@ -25,7 +28,8 @@ export function parseSampling(o: SamplingFlags): SamplingSettings {
   ): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || !ok(n)) throw new RagspecError(`${flag} must be ${what}, got "${v}"`);
+    if (!Number.isFinite(n) || !ok(n))
+      throw new RagspecError(`${flag} must be ${what}, got "${v}"`, { kind: 'bad_input' });
     return n;
   };
   const temperature = num(o.temperature, '--temperature', (n) => n >= 0, 'a number ≥ 0') ?? 0;
