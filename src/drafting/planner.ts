@@ -37,7 +37,9 @@ export interface PlanLimits {
 export interface StepDrafts {
   /** Draft nodes in the tree (root excluded). */
   treeSize: number;
+  /** Draft tokens in the tree, per source kind. */
   draftBySource: Partial<Record<DraftSourceKind, number>>;
+  /** Accepted tokens on the path, per source kind. */
   acceptedBySource: Partial<Record<DraftSourceKind, number>>;
   /** Accepted draft tokens (path length). */
   accepted: number;

@@ -10,11 +10,8 @@
  */
 import type { DecodeMode } from '../modes.ts';
 import type { PlannedSource } from '../types.ts';
-import { ModelDrafter } from './model.ts';
+import type { ModelDrafter } from './model.ts';
 import { ReferenceDrafter, type ReferencePassage } from './reference.ts';
-
-export { ModelDrafter } from './model.ts';
-export { ReferenceDrafter, type ReferencePassage } from './reference.ts';
 
 export interface SourceDeps {
   /** The request's passages (draft references). */
