@@ -15,11 +15,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Engine } from '../src/engine/engine.ts';
-import { answerMessages } from '../src/engine/prompt.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import { loadEngine } from '../src/engine/load.ts';
+import { completeAnswer, prepareAnswer, type PassageSearch } from '../src/answer/answer.ts';
 import type { DecodeMode, GenerationResult } from '../src/engine/types.ts';
 import { openCorpus } from '../src/retrieval/index.ts';
-import type { ScoredPassage } from '../src/retrieval/types.ts';
 import { paths, repoRoot } from '../src/util/paths.ts';
 import { renderReport, type QuestionRun, type PeerRun } from './engine-report.ts';
 import { drafterAgreement, subsetsMarkdown, type SubsetResult } from './drafter-agreement.ts';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     .map((l) => JSON.parse(l) as { id: string; question: string })
     .slice(0, limit);
 
-  const engine = await Engine.load({
+  const engine = await loadEngine({
     model: modelDir,
     drafter: flag('drafter') ?? 'auto',
     drafterVariant: flag('drafter-variant'),
@@ -75,17 +75,14 @@ async function main(): Promise<void> {
   const questions: QuestionRun[] = [];
   let mismatches = 0;
   for (const [qi, item] of items.entries()) {
-    const passages: ScoredPassage[] = await corpus.search(item.question, { k });
-    const messages = answerMessages(item.question, passages);
+    const prepared = await prepareAnswer(corpus, ask(item.question, k, maxTokens));
     const results = new Map<DecodeMode, GenerationResult>();
     // rotate the order per question so warm-up and drift do not favour one mode
     const qModes = runModes.filter((m) => m !== 'model' || qi % modelEvery === 0);
     const order = qModes.map((_, i) => qModes[(i + qi) % qModes.length]!);
     for (const mode of order) {
-      results.set(
-        mode,
-        await engine.generate({ messages, passages, maxTokens, sampling: { temperature: 0 }, mode }),
-      );
+      const answer = await completeAnswer(engine, { ...prepared, request: { ...prepared.request, mode } });
+      results.set(mode, answer.result);
     }
     const ar = results.get('ar')!;
     const run: QuestionRun = {
@@ -125,8 +122,7 @@ async function main(): Promise<void> {
   if (!has('no-subsets') && fs.existsSync(gguf)) {
     const seqs = [];
     for (const [qi, item] of items.slice(0, 3).entries()) {
-      const passages = await corpus.search(item.question, { k });
-      const prompt = engine.promptTokens({ messages: answerMessages(item.question, passages) });
+      const prompt = await answerPrompt(engine, corpus, item.question, k, maxTokens);
       seqs.push({ ids: [...prompt, ...questions[qi]!.arTokens], from: prompt.length - 1 });
     }
     subsets = await drafterAgreement(gguf, modelDir, seqs);
@@ -160,6 +156,22 @@ async function main(): Promise<void> {
   }
 }
 
+/** The answer use case's question for the bench: greedy, every mode compared with `ar`. */
+function ask(question: string, k: number, maxTokens: number) {
+  return { question, k, maxTokens, sampling: { temperature: 0 }, mode: 'ar' as const };
+}
+
+/** Prompt tokens of the answer use case for a question (what every mode prefills). */
+async function answerPrompt(
+  engine: Engine,
+  corpus: PassageSearch,
+  question: string,
+  k: number,
+  maxTokens: number,
+): Promise<number[]> {
+  return engine.promptTokens((await prepareAnswer(corpus, ask(question, k, maxTokens))).request);
+}
+
 /** transformers.js greedy on the Optimum export (written next to the model when missing). */
 async function runPeer(
   engine: Engine,
@@ -186,8 +198,7 @@ async function runPeer(
     const out: PeerRun = { tokPerSec: [], same: 0, total: 0 };
     const { Tensor } = await import('@huggingface/transformers');
     for (const [qi, item] of items.entries()) {
-      const passages = await corpus.search(item.question, { k });
-      const ids = engine.promptTokens({ messages: answerMessages(item.question, passages) });
+      const ids = await answerPrompt(engine, corpus, item.question, k, maxTokens);
       const input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
       const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
       // prefill timing is subtracted with a 1-token run, as ragspec reports decode tok/s

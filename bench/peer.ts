@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { Engine } from '../src/engine/engine.ts';
-import { answerMessages } from '../src/engine/prompt.ts';
+import { prepareAnswer } from '../src/answer/answer.ts';
+import { loadEngine } from '../src/engine/load.ts';
 import { openCorpus } from '../src/retrieval/index.ts';
 import { paths, repoRoot } from '../src/util/paths.ts';
 import { LlamaCppPeer } from './peer-llamacpp.ts';
@@ -109,13 +109,19 @@ async function main(): Promise<void> {
   if (!fs.existsSync(gguf)) fail(`no model at ${gguf} — run \`npx ragspec setup\` first`);
 
   // 1. The prompts `ragspec ask` builds: retrieve, number the passages, render the chat template.
-  const engine = await Engine.load({ threads });
+  const engine = await loadEngine({ threads });
   const corpus = await openCorpus(paths.data(), { readOnly: true });
   const prompts = [];
   try {
     for (const item of items) {
-      const passages = await corpus.search(item.question, { k });
-      const messages = answerMessages(item.question, passages);
+      const { request, passages } = await prepareAnswer(corpus, {
+        question: item.question,
+        k,
+        maxTokens,
+        sampling: { temperature: 0 },
+        mode: 'ar',
+      });
+      const messages = request.messages!;
       prompts.push({
         ...item,
         req: { messages, passages },

@@ -120,7 +120,7 @@ async function buildSynthetic(
   const perDoc = 50;
   const perCommit = 25_000;
   const t0 = performance.now();
-  await corpus.exclusive(async () => {
+  await corpus.write(async (writer) => {
     for (let base = 0; base < n; base += perCommit) {
       const writes: (DocumentWrite & { vectors: Float32Array[] })[] = [];
       for (let d = base; d < Math.min(n, base + perCommit); d += perDoc) {
@@ -167,7 +167,7 @@ async function buildSynthetic(
           vectors,
         });
       }
-      corpus.commit(writes, []);
+      writer.commit(writes, []);
       log(
         `  synthetic: ${Math.min(n, base + perCommit)} / ${n} passages (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
       );

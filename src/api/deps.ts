@@ -45,7 +45,8 @@ export interface DocumentDetail extends DocumentInfo {
   text?: string;
 }
 
-export interface CorpusStats {
+/** Document and passage counts the HTTP layer reports (retrieval's `CorpusStats` is the fuller on-disk view). */
+export interface CorpusCounts {
   documents: number;
   passages: number;
 }
@@ -61,7 +62,7 @@ export interface CorpusService {
   }): Promise<{ documents: DocumentInfo[]; total: number }>;
   get(id: string): Promise<DocumentDetail | null>;
   remove(id: string): Promise<boolean>;
-  stats(): Promise<CorpusStats>;
+  stats(): Promise<CorpusCounts>;
   close?(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
  * envelope — the OpenAI one, `{error: {message, type, param, code}}` — so that OpenAI
  * clients and our own routes read failures the same way. No stack trace ever leaves here.
  */
-import { RagspecError } from '../util/errors.ts';
+import { RagspecError, type ErrorKind } from '../util/errors.ts';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -151,22 +151,24 @@ export class InternalError extends ApiError {
   }
 }
 
+/** The one table from the error kinds lower layers throw to HTTP statuses and envelope types. */
+export const HTTP_OF_KIND: Record<ErrorKind, { status: number; type: ErrorType }> = {
+  bad_input: { status: 400, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  conflict: { status: 409, type: 'invalid_request_error' },
+  unavailable: { status: 503, type: 'service_unavailable' },
+  internal: { status: 500, type: 'server_error' },
+};
+
 /**
- * Anything thrown in a handler → an ApiError. RagspecErrors keep their status and one-line
- * message (they are written for users); unknown errors become a bare 500 (the log has it).
+ * Anything thrown in a handler → an ApiError. RagspecErrors keep their one-line message
+ * (they are written for users) and get the status of their kind; unknown errors become a
+ * bare 500 (the log has it).
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof RagspecError) {
-    const status = err.status;
-    const type: ErrorType =
-      status === 404
-        ? 'not_found_error'
-        : status === 503
-          ? 'service_unavailable'
-          : status < 500
-            ? 'invalid_request_error'
-            : 'server_error';
+    const { status, type } = HTTP_OF_KIND[err.kind];
     return new ApiError(status, type, err.oneLine(), { code: err.code });
   }
   // body-parser errors carry `status`/`type`.

@@ -2,8 +2,8 @@
  * Response bodies: our answer shape and OpenAI's exact `chat.completion` /
  * `chat.completion.chunk` shapes. Pure functions of a generation outcome.
  */
-import type { FinishReason, GenerationResult, GenerationStats } from '../engine/types.ts';
-import type { ScoredPassage } from '../retrieval/types.ts';
+import type { Answer } from '../answer/answer.ts';
+import type { FinishReason, GenerationStats } from '../engine/types.ts';
 
 export interface Usage {
   prompt_tokens: number;
@@ -17,50 +17,6 @@ export function usageOf(s: GenerationStats): Usage {
     completion_tokens: s.completionTokens,
     total_tokens: s.promptTokens + s.completionTokens,
   };
-}
-
-export interface Citation {
-  /** Document path in the corpus. */
-  doc: string;
-  doc_id: string;
-  title: string;
-  passage_id: number;
-  /** 1-based number the passage carried in the prompt. */
-  ref: number;
-  heading_path: string[];
-  text: string;
-  score: number;
-  /** Answer text copied from this passage: answer char span and source-document char span. */
-  copied_spans: {
-    answer_start: number;
-    answer_end: number;
-    source_start: number;
-    source_end: number;
-    text: string;
-  }[];
-}
-
-/** Every retrieved passage in prompt order, with the spans of the answer copied from it. */
-export function citationsOf(passages: readonly ScoredPassage[], result: GenerationResult): Citation[] {
-  return passages.map((p, i) => ({
-    doc: p.path,
-    doc_id: p.docId,
-    title: p.title,
-    passage_id: p.id,
-    ref: i + 1,
-    heading_path: p.headingPath,
-    text: p.text,
-    score: p.scores.fused,
-    copied_spans: result.copiedSpans
-      .filter((s) => s.passageId === p.id)
-      .map((s) => ({
-        answer_start: s.answerStart,
-        answer_end: s.answerEnd,
-        source_start: s.sourceStart,
-        source_end: s.sourceEnd,
-        text: s.text,
-      })),
-  }));
 }
 
 export function speculativeOf(s: GenerationStats, mode: string) {
@@ -91,17 +47,12 @@ export function openaiFinishReason(f: FinishReason): 'stop' | 'length' {
   return f === 'stop' ? 'stop' : 'length';
 }
 
-export function answerBody(
-  result: GenerationResult,
-  passages: readonly ScoredPassage[],
-  mode: string,
-  id: string,
-) {
+export function answerBody({ result, citations }: Answer, mode: string, id: string) {
   return {
     id,
     answer: result.text,
     finish_reason: result.finishReason,
-    citations: citationsOf(passages, result),
+    citations,
     usage: usageOf(result.stats),
     speculative: speculativeOf(result.stats, mode),
   };
@@ -113,12 +64,7 @@ export interface ChatIds {
   model: string;
 }
 
-export function chatCompletion(
-  ids: ChatIds,
-  result: GenerationResult,
-  passages: readonly ScoredPassage[],
-  mode: string,
-) {
+export function chatCompletion(ids: ChatIds, { result, citations }: Answer, mode: string) {
   return {
     id: ids.id,
     object: 'chat.completion' as const,
@@ -135,7 +81,7 @@ export function chatCompletion(
     usage: usageOf(result.stats),
     system_fingerprint: null,
     // ragspec extension; OpenAI clients ignore unknown fields.
-    ragspec: { citations: citationsOf(passages, result), speculative: speculativeOf(result.stats, mode) },
+    ragspec: { citations, speculative: speculativeOf(result.stats, mode) },
   };
 }
 

@@ -1,35 +1,37 @@
 /**
- * The business logic behind the generating routes, kept out of the handlers: retrieve
- * passages, build the request, check it fits the context window, run it on the model
- * worker, and fold the outcome into metrics and analytics.
+ * The HTTP side of the answer use case (src/answer), kept out of the handlers: map the
+ * request bodies onto it, check the prompt fits the context window, run the generation on
+ * the model worker, and fold the outcome into metrics and analytics.
  */
 import { randomUUID } from 'node:crypto';
 import type { RagspecConfig } from '../config/schema.ts';
-import type { ChatMessage, DecodeMode, GenerationRequest, GenerationResult } from '../engine/types.ts';
+import {
+  completeAnswer,
+  prepareAnswer,
+  type Answer,
+  type PassageSearch,
+  type PreparedAnswer,
+} from '../answer/answer.ts';
+import { retrievalQuery } from '../answer/prompt.ts';
+import type { ChatMessage, DecodeMode } from '../engine/types.ts';
 import type { ScoredPassage } from '../retrieval/types.ts';
 import type { AnalyticsStore } from './analytics/store.ts';
 import type { GenerationBackend, RuntimeState } from './deps.ts';
 import { BadRequestError, ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { answerMessages, retrievalQuery, withPassages } from './prompt.ts';
 import type { AnswerBody, ChatBody } from './schemas.ts';
 import { ABORT_CLIENT, type ModelWorker } from './worker.ts';
 
 /** A generation that passed every check and can be queued. */
-export interface PreparedGeneration {
+export interface PreparedGeneration extends PreparedAnswer {
   id: string;
   route: 'answer' | 'chat';
-  question: string;
-  passages: ScoredPassage[];
-  request: GenerationRequest;
   promptTokens: number;
   backend: GenerationBackend;
   receivedAt: number;
 }
 
-export interface GenerationOutcome {
-  result: GenerationResult;
-  passages: ScoredPassage[];
+export interface GenerationOutcome extends Answer {
   latencyMs: number;
   ttftMs: number | null;
 }
@@ -80,29 +82,25 @@ export class QaService {
     return corpus.search(query, { k, pathPrefix });
   }
 
+  /** Retrieval for the answer use case, with this service's readiness checks. */
+  private readonly passages: PassageSearch = {
+    search: (query, opts) => this.retrieve(query, opts.k, opts.pathPrefix),
+  };
+
   async prepareAnswer(body: AnswerBody): Promise<PreparedGeneration> {
     const receivedAt = Date.now(); // latency and TTFT include retrieval
     const backend = this.backend();
     const g = this.deps.config.generation;
-    const k = body.top_k ?? this.deps.config.retrieval.defaultTopK;
-    const passages = await this.retrieve(body.question, k, body.path_prefix);
-    const request: GenerationRequest = {
-      messages: answerMessages(body.question, passages),
-      passages,
+    const prepared = await prepareAnswer(this.passages, {
+      question: body.question,
+      k: body.top_k ?? this.deps.config.retrieval.defaultTopK,
+      pathPrefix: body.path_prefix,
       maxTokens: body.max_tokens ?? g.defaultMaxTokens,
       sampling: { temperature: body.temperature ?? 0, topP: body.top_p, seed: body.seed },
       stop: typeof body.stop === 'string' ? [body.stop] : body.stop,
       mode: body.mode ?? g.mode,
-    };
-    return this.finish(
-      'answer',
-      body.question,
-      passages,
-      request,
-      body.max_tokens !== undefined,
-      backend,
-      receivedAt,
-    );
+    });
+    return this.finish('answer', prepared, body.max_tokens !== undefined, backend, receivedAt);
   }
 
   /** Model ids chat completions accept: the target's own id and the alias `ragspec`. */
@@ -130,12 +128,12 @@ export class QaService {
         ? 0
         : ((retrieval === true ? undefined : retrieval.top_k) ?? this.deps.config.retrieval.defaultTopK);
     const pathPrefix = typeof retrieval === 'object' ? retrieval.path_prefix : undefined;
-    const question = retrievalQuery(messages);
-    const passages = await this.retrieve(question, k, pathPrefix);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    const request: GenerationRequest = {
-      messages: withPassages(messages, passages),
-      passages,
+    const prepared = await prepareAnswer(this.passages, {
+      question: retrievalQuery(messages),
+      conversation: messages,
+      k,
+      pathPrefix,
       maxTokens: maxTokens ?? g.defaultMaxTokens,
       // OpenAI's default temperature is 1; ours is greedy unless asked, so answers are reproducible.
       sampling: {
@@ -145,8 +143,8 @@ export class QaService {
       },
       stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
       mode: (body.mode as DecodeMode | undefined) ?? g.mode,
-    };
-    return this.finish('chat', question, passages, request, maxTokens !== undefined, backend, receivedAt);
+    });
+    return this.finish('chat', prepared, maxTokens !== undefined, backend, receivedAt);
   }
 
   /**
@@ -155,13 +153,12 @@ export class QaService {
    */
   private finish(
     route: 'answer' | 'chat',
-    question: string,
-    passages: ScoredPassage[],
-    request: GenerationRequest,
+    prepared: PreparedAnswer,
     explicitMax: boolean,
     backend: GenerationBackend,
     receivedAt: number,
   ): PreparedGeneration {
+    const { request } = prepared;
     if (!backend.modes.includes(request.mode)) {
       throw new BadRequestError(
         `mode "${request.mode}" is not available: no drafter model is loaded — use one of ${backend.modes.join(', ')}`,
@@ -176,11 +173,9 @@ export class QaService {
     }
     request.maxTokens = Math.min(request.maxTokens, ctx - promptTokens);
     return {
+      ...prepared,
       id: randomUUID(),
       route,
-      question,
-      passages,
-      request,
       promptTokens,
       backend,
       receivedAt,
@@ -207,9 +202,9 @@ export class QaService {
           metrics.recordStepsAfterAbort(steps - stepsAtAbort);
         }
       };
-      let result: GenerationResult;
+      let answer: Answer;
       try {
-        result = await prep.backend.generate(prep.request, {
+        answer = await completeAnswer(prep.backend, prep, {
           signal,
           onText: (delta) => {
             if (ttftMs === null && delta.length > 0) ttftMs = Date.now() - prep.receivedAt;
@@ -224,6 +219,7 @@ export class QaService {
         throw err;
       }
       settleAbort();
+      const { result } = answer;
       const latencyMs = Date.now() - prep.receivedAt;
       metrics.recordGeneration(prep.request.mode, result.finishReason, result.stats);
       analytics.record({
@@ -238,7 +234,7 @@ export class QaService {
         latencyMs,
         ttftMs,
       });
-      return { result, passages: prep.passages, latencyMs, ttftMs };
+      return { ...answer, latencyMs, ttftMs };
     }, hooks.signal);
   }
 }

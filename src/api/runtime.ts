@@ -5,13 +5,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
-import { Engine, type EngineLoadOptions } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
+import { loadEngine, type EngineLoadOptions } from '../engine/load.ts';
 import type {
   DecodeMode,
   GenerationCallbacks,
   GenerationRequest,
   GenerationResult,
 } from '../engine/types.ts';
+import { DECODE_MODES } from '../drafting/modes.ts';
 import { openCorpus } from '../retrieval/index.ts';
 import { paths } from '../util/paths.ts';
 import { CorpusAdapter } from './corpus-adapter.ts';
@@ -25,7 +27,7 @@ export class EngineBackend implements GenerationBackend {
   ) {}
 
   get modes(): readonly DecodeMode[] {
-    return this.engine.drafter ? ['ar', 'reference', 'model', 'hybrid'] : ['ar', 'reference', 'hybrid'];
+    return DECODE_MODES.filter((m) => m !== 'model' || this.engine.drafter !== null);
   }
 
   get contextLength(): number {
@@ -48,7 +50,7 @@ export class EngineBackend implements GenerationBackend {
 /** Load the target model (and its self-drafter) from `paths.targetModel()` or `opts.model`. */
 export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<EngineBackend> {
   const dir = opts.model ?? paths.targetModel();
-  const engine = await Engine.load(opts);
+  const engine = await loadEngine(opts);
   return new EngineBackend(engine, path.basename(dir));
 }
 

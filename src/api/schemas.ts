@@ -3,7 +3,8 @@
  * (max_tokens, top_k, stop strings) come from the config, so the schemas are built per app.
  */
 import { z } from 'zod';
-import { DECODE_MODES, type RagspecConfig } from '../config/schema.ts';
+import type { RagspecConfig } from '../config/schema.ts';
+import { DECODE_MODES } from '../drafting/modes.ts';
 
 export interface Limits {
   maxTokensCap: number;

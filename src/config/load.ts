@@ -49,7 +49,7 @@ const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> 
 function parseValue(raw: string, kind: 'string' | 'int', where: string): unknown {
   if (kind === 'string') return raw;
   if (!/^-?\d+$/.test(raw.trim()))
-    throw new RagspecError(`${where}: expected an integer, got "${raw}"`, { status: 400 });
+    throw new RagspecError(`${where}: expected an integer, got "${raw}"`, { kind: 'bad_input' });
   return Number(raw);
 }
 
@@ -148,7 +148,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): RagspecConfig {
       throw new RagspecError(describeIssues(r.error, opts.file), {
         code: 'bad_config',
         hint: 'fix or remove that key (`ragspec serve --help` lists the settings)',
-        status: 400,
+        kind: 'bad_input',
       });
   }
   const merged = mergeLayers(
@@ -159,6 +159,6 @@ export function loadConfig(opts: LoadConfigOptions = {}): RagspecConfig {
   );
   const r = ConfigSchema.safeParse(merged);
   if (!r.success)
-    throw new RagspecError(describeIssues(r.error, 'config'), { code: 'bad_config', status: 400 });
+    throw new RagspecError(describeIssues(r.error, 'config'), { code: 'bad_config', kind: 'bad_input' });
   return r.data;
 }

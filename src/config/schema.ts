@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const DECODE_MODES = ['ar', 'reference', 'model', 'hybrid'] as const;
+import { DECODE_MODES } from '../drafting/modes.ts';
 
 const server = z
   .strictObject({

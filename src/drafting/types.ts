@@ -4,7 +4,10 @@
  * `observe` hears how the last guesses fared. A source never knows how drafts are verified.
  * Proposing nothing (an empty list) is normal: the step then decodes one token.
  */
-import type { DraftSourceKind } from '../engine/types.ts';
+import type { SamplingSettings } from '../verify/sampling.ts';
+
+/** Where draft tokens come from (the label of per-source stats and metrics). */
+export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'model';
 
 /** Where a candidate came from. */
 export type Provenance =
@@ -49,10 +52,16 @@ export interface DraftContext {
   tokens: readonly number[];
   /** Length of the prompt part of `tokens`. */
   promptLength: number;
-  /** Sampling temperature (0 = greedy) — model drafters sample only when it is > 0. */
-  temperature: number;
-  /** Full sampling settings, so a drafter model can shape its q like the target's p. */
-  sampling?: { temperature: number; topK?: number; topP?: number; seed?: number };
+  /** The request's sampling settings: a drafter model samples (and shapes its q like the
+   * target's p) only when the temperature is > 0. */
+  sampling: SamplingSettings;
+}
+
+/** A draft source with its role: a `fallback` source is asked only when the sources before it
+ * had nothing to offer or their running acceptance is low (see DraftPlanner). */
+export interface PlannedSource {
+  source: DraftSource;
+  fallback?: boolean;
 }
 
 /** What happened to one source's drafts in a step. */
@@ -66,10 +75,15 @@ export interface DraftOutcome {
 }
 
 export interface DraftSource {
-  readonly kind: DraftSourceKind;
-  /** Short name for logs and stats (`reference`, `model:smollm2-L6`). */
-  readonly name: string;
   propose(context: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> | DraftCandidate[];
+  /** Called after every step, also when none of this source's drafts made it into the tree. */
   observe(outcome: DraftOutcome): void;
+  /**
+   * Running share of this source's drafted tokens that were accepted, in [0, 1]. The planner
+   * reads it to decide whether a fallback source is still asked.
+   */
+  readonly acceptance: number;
+  /** Start a new request: drop per-request state (what it learned about the target may stay). */
+  reset?(): void;
   dispose?(): Promise<void>;
 }

@@ -4,8 +4,7 @@
  * consecutive output tokens continue the same passage. A span is reported only when the
  * answer text and the passage text it points at are equal character for character.
  */
-import type { Passage } from '../retrieval/types.ts';
-import type { CopiedSpan } from './types.ts';
+import type { CopiedSpan, RequestPassage } from './types.ts';
 
 /** For one output token: copied from passage `passageId`, its token `token`. */
 export interface TokenCopy {
@@ -27,7 +26,7 @@ export function copiedSpans(
   copies: readonly (TokenCopy | null)[],
   tokenOffsets: Int32Array,
   answer: string,
-  passages: ReadonlyMap<number, Pick<Passage, 'id' | 'text' | 'start'>>,
+  passages: ReadonlyMap<number, RequestPassage>,
   chars: PassageChars,
 ): CopiedSpan[] {
   const out: CopiedSpan[] = [];
@@ -81,7 +80,7 @@ function toSpan(
   answerStart: number,
   answerEnd: number,
   answer: string,
-  passages: ReadonlyMap<number, Pick<Passage, 'id' | 'text' | 'start'>>,
+  passages: ReadonlyMap<number, RequestPassage>,
   chars: PassageChars,
 ): CopiedSpan | null {
   const p = passages.get(passageId);

@@ -1,36 +1,23 @@
 /**
- * The speculative decoding loop. Every mode runs through it; `ar` is the loop with no draft
- * sources (a root-only tree, one token per step), so AR and speculative decoding share the
- * sampler, the stop rules and the streaming code and can only differ in speed.
+ * The speculative decoding loop, as numbered steps (after transformers' assisted decoding).
+ * Every mode runs through it; `ar` is the loop with no draft sources (a root-only tree, one
+ * token per step), so AR and speculative decoding share the sampler, the stop rules and the
+ * streaming code and can only differ in speed. Drafting policy lives in the DraftPlanner.
  */
-import type { DraftCandidate, DraftContext, DraftSource, Provenance } from '../drafting/types.ts';
-import { DraftTree } from '../drafting/tree.ts';
+import { DraftPlanner } from '../drafting/planner.ts';
 import type { CausalLM } from '../model/types.ts';
-import { verifyTree, type VerifyOptions } from '../verify/accept.ts';
+import { verifyTree } from '../verify/accept.ts';
 import { Rng, randomSeed } from '../verify/rng.ts';
 import { RagspecError } from '../util/errors.ts';
-import { BudgetPolicy } from './budget.ts';
-import { OutputText } from './output.ts';
-import { StatsCollector } from './stats.ts';
-import type { PrefixCache } from './prefix-cache.ts';
 import type { TokenCopy } from './attribution.ts';
-import type {
-  DraftSourceKind,
-  FinishReason,
-  GenerationCallbacks,
-  GenerationStats,
-  SamplingParams,
-} from './types.ts';
+import { OutputText } from './output.ts';
+import { prefill } from './prefill.ts';
+import type { PrefixCache } from './prefix-cache.ts';
+import { StatsCollector } from './stats.ts';
+import type { FinishReason, GenerationCallbacks, GenerationStats, SamplingSettings } from './types.ts';
 
-/** A draft source with its role: `fallback` sources are asked only when the ones before had
- * nothing to offer or their recent acceptance is below `fallbackBelow`. */
-export interface PlannedSource {
-  source: DraftSource & { acceptance?: number };
-  fallback?: boolean;
-}
-
-/** Below this running acceptance a fallback drafter is no longer asked. */
-const MIN_FALLBACK_ACCEPTANCE = 0.1;
+/** The verifier: `verifyTree` unless a test injects a double. */
+export type Verifier = typeof verifyTree;
 
 export interface LoopOptions {
   target: CausalLM;
@@ -39,18 +26,16 @@ export interface LoopOptions {
   /** Prompt tokens (at least one). */
   promptTokens: readonly number[];
   maxTokens: number;
-  sampling: SamplingParams;
+  sampling: SamplingSettings;
   stop?: readonly string[];
-  sources: readonly PlannedSource[];
-  budget?: BudgetPolicy;
-  /** Ask fallback sources when the primary's running acceptance is below this (default 0.3). */
-  fallbackBelow?: number;
+  /** The request's drafting policy (default: no sources, i.e. plain AR). */
+  planner?: DraftPlanner;
   /** Prefill in chunks of this many tokens so cancellation is checked in between (default 128). */
   prefillChunk?: number;
   /** Reuse the KV cache of a previous prompt that shares a prefix with this one. */
   prefixCache?: PrefixCache;
-  /** Test-only verifier switches. */
-  verify?: VerifyOptions;
+  /** Default `verifyTree`. */
+  verify?: Verifier;
 }
 
 export interface LoopResult {
@@ -64,52 +49,32 @@ export interface LoopResult {
 }
 
 export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Promise<LoopResult> {
-  const { target } = o;
-  const stats = new StatsCollector();
-  const seed = o.sampling.seed ?? randomSeed();
-  const rng = new Rng(seed);
-  const budget = o.budget ?? new BudgetPolicy();
-  const output = new OutputText(
-    o.tokenizer,
-    { maxTokens: o.maxTokens, eosIds: o.eosIds, stop: o.stop ?? [] },
-    cb.onText,
-  );
-  const copies: (TokenCopy | null)[] = [];
-  const prompt = o.promptTokens;
+  const { target, promptTokens: prompt } = o;
   const ctxLimit = target.config.contextLength;
   if (prompt.length === 0)
-    throw new RagspecError('the prompt is empty', { code: 'bad_request', status: 400 });
+    throw new RagspecError('the prompt is empty', { code: 'bad_request', kind: 'bad_input' });
   if (prompt.length >= ctxLimit) {
     throw new RagspecError(`the prompt has ${prompt.length} tokens; the model's context holds ${ctxLimit}`, {
       code: 'context_length',
-      status: 400,
+      kind: 'bad_input',
       hint: 'shorten the prompt or retrieve fewer passages',
     });
   }
+  const planner = o.planner ?? new DraftPlanner();
+  const verify = o.verify ?? verifyTree;
+  const stats = new StatsCollector();
   stats.promptTokens = prompt.length;
-  const prefix = prompt.slice(0, -1);
-  const hit = o.prefixCache?.lookup(prefix) ?? null;
-  const cache = hit?.cache ?? target.newCache();
+  const seed = o.sampling.seed ?? randomSeed();
+  const rng = new Rng(seed);
+  const rules = { maxTokens: o.maxTokens, eosIds: o.eosIds, stop: o.stop ?? [] };
+  const output = new OutputText(o.tokenizer, rules, cb.onText);
+  const copies: (TokenCopy | null)[] = [];
   const aborted = (): boolean => cb.signal?.aborted === true;
 
-  // 1. Prefill every prompt token but the last, in chunks (cancellation between chunks).
-  //    The last prompt token becomes the root of the first draft tree, so the first step
-  //    can already accept drafts.
+  // 1. Prefill all prompt tokens but the last (the root of the first tree), cancellable.
   const t0 = performance.now();
   const chunk = o.prefillChunk ?? 128;
-  for (let s = hit?.length ?? 0; s < prefix.length && !aborted(); s += chunk) {
-    const e = Math.min(prefix.length, s + chunk);
-    const ids = prefix.slice(s, e);
-    // Prefill logits are never read (the last prompt token is the tree root): ask for one row.
-    await target.forward(
-      ids,
-      ids.map((_, i) => s + i),
-      null,
-      cache,
-      { logitRows: [ids.length - 1] },
-    );
-  }
-  if (!aborted()) o.prefixCache?.store(prefix, cache);
+  const cache = await prefill(target, prompt, { chunk, prefixCache: o.prefixCache, aborted });
   stats.time.prefill = performance.now() - t0;
 
   const context: number[] = [...prompt];
@@ -120,74 +85,32 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
       break;
     }
     const past = cache.length; // = context.length - 1: the root is not cached yet
-    const remaining = o.maxTokens - output.tokens.length;
     const room = ctxLimit - past - 1;
     if (room < 0) {
       output.finishReason = 'length';
       break;
     }
 
-    // 3. Propose: ask the sources for candidates within this step's budget.
+    // 3. Plan: the draft tree within the context room and the tokens still allowed.
     const tDraft = performance.now();
-    const want = budget.next();
-    const maxDepth = Math.max(0, Math.min(want.maxDepth, remaining - 1, room));
-    const candidates: DraftCandidate[] = [];
-    const sourceOf = new Map<Provenance, DraftSource>();
-    if (maxDepth > 0) {
-      const dctx: DraftContext = {
-        tokens: context,
-        promptLength: prompt.length,
-        temperature: o.sampling.temperature,
-        sampling: o.sampling,
-      };
-      const sampled = o.sampling.temperature > 0;
-      let used = 0;
-      let weak = true; // nothing yet, or only low-acceptance candidates
-      for (const { source, fallback } of o.sources) {
-        if (fallback && !weak) continue;
-        // Sampling: drafts carrying q are lossless only as independent draws from q; merged
-        // with deterministic siblings they would not be, so q-drafts are used alone.
-        if (fallback && sampled && candidates.length > 0) continue;
-        // A fallback drafter that is rarely right costs more than it saves (its own prefill and
-        // a forward per draft token), so it is dropped once its running acceptance is this low.
-        if (fallback && (source.acceptance ?? 1) < MIN_FALLBACK_ACCEPTANCE) continue;
-        const left = Math.min(want.maxTokens, room) - used;
-        if (left <= 0) break;
-        const got = await source.propose(dctx, { maxTokens: left, maxDepth, maxBranches: want.maxBranches });
-        for (const c of got) {
-          candidates.push(c);
-          sourceOf.set(c.provenance, source);
-          used += Math.min(c.tokens.length, maxDepth);
-        }
-        if (got.length > 0 && (source.acceptance ?? 1) >= (o.fallbackBelow ?? 0.3)) weak = false;
-      }
-    }
-
-    if (o.sampling.temperature > 0 && candidates.some((c) => c.q) && candidates.some((c) => !c.q)) {
-      candidates.splice(0, candidates.length, ...candidates.filter((c) => !c.q));
-    }
-
-    // 4. Build the tree: a trie of the candidates under the node budget, clipped at EOS and
-    //    at the context limit; a single chain when the target takes no tree mask.
-    let tree = DraftTree.build(context[context.length - 1]!, candidates, {
-      maxNodes: Math.min(want.maxTokens, room),
-      maxDepth,
-      eosIds: o.eosIds,
-      chainOnly: !target.capabilities.treeMask,
-    });
-    // 4b. Keep the nodes worth their forward cost (expected accepted tokens per ms).
-    if (tree.draftCount > 0) {
-      const probs = tree.pathProbs();
-      const n = budget.chooseNodes(probs.slice(1).sort((a, b) => b - a));
-      tree = tree.prune(probs, n);
-    }
+    const tree = await planner.plan(
+      { tokens: context, promptLength: prompt.length, sampling: o.sampling },
+      {
+        maxDepth: Math.min(o.maxTokens - output.tokens.length - 1, room),
+        maxNodes: room,
+        eosIds: o.eosIds,
+        chainOnly: !target.capabilities.treeMask,
+      },
+    );
     stats.time.draft += performance.now() - tDraft;
 
-    // 5. One target forward over the whole tree (tree positions, tree mask), then verify.
+    // 4. Forward: one target forward over the whole tree (tree positions, tree mask).
     const tVerify = performance.now();
     const mask = tree.isChain ? null : tree.mask(past); // [N, P+N]; a chain is just causal
     const logits = await target.forward(tree.tokens, tree.positions(past), mask, cache); // [N, V]
-    const result = verifyTree(tree, logits, o.sampling, rng, o.verify);
+
+    // 5. Verify: the accepted path and the bonus token.
+    const result = verify(tree, logits, o.sampling, rng);
 
     // 6. Keep the accepted branch (root + accepted nodes) in the target KV cache.
     cache.keep([0, ...result.path]);
@@ -196,54 +119,20 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     // 7. Emit accepted tokens then the bonus token, one at a time through the stop rules.
     const emitted = [...result.accepted, result.bonus];
     let pushed = 0;
-    for (let i = 0; i < emitted.length && !output.done; i++) {
+    for (let i = 0; i < emitted.length && !output.done; i++, pushed++) {
       const before = output.tokens.length;
       output.push(emitted[i]!);
-      if (output.tokens.length > before) {
-        const origin = i < result.path.length ? tree.origins[result.path[i]!] : null;
-        const prov = origin?.provenance;
-        copies.push(
-          prov?.kind === 'passage' ? { passageId: prov.passageId, token: prov.offset + origin!.index } : null,
-        );
-        context.push(emitted[i]!);
-      }
-      pushed++;
+      if (output.tokens.length === before) continue; // EOS: not part of the output
+      const origin = i < result.path.length ? tree.origins[result.path[i]!] : null;
+      const prov = origin?.provenance;
+      copies.push(
+        prov?.kind === 'passage' ? { passageId: prov.passageId, token: prov.offset + origin!.index } : null,
+      );
+      context.push(emitted[i]!);
     }
 
-    // 8. Feedback: per source, draft tokens in the tree and accepted tokens on the path.
-    const draftBy = new Map<DraftSource, number>();
-    const acceptBy = new Map<DraftSource, number>();
-    const draftByKind: Partial<Record<DraftSourceKind, number>> = {};
-    const acceptByKind: Partial<Record<DraftSourceKind, number>> = {};
-    for (let n = 1; n < tree.size; n++) {
-      const prov = tree.origins[n]!.provenance;
-      const src = sourceOf.get(prov)!;
-      draftBy.set(src, (draftBy.get(src) ?? 0) + 1);
-      draftByKind[prov.kind] = (draftByKind[prov.kind] ?? 0) + 1;
-    }
-    for (const n of result.path) {
-      const prov = tree.origins[n]!.provenance;
-      const src = sourceOf.get(prov)!;
-      acceptBy.set(src, (acceptBy.get(src) ?? 0) + 1);
-      acceptByKind[prov.kind] = (acceptByKind[prov.kind] ?? 0) + 1;
-    }
-    for (const { source } of o.sources) {
-      source.observe({
-        draftTokens: draftBy.get(source) ?? 0,
-        acceptedTokens: acceptBy.get(source) ?? 0,
-        context,
-      });
-    }
-    let treeDepth = 0;
-    for (const d of tree.depths) treeDepth = Math.max(treeDepth, d);
-    budget.update(treeDepth, result.path.length);
-    stats.step({
-      treeSize: tree.draftCount,
-      draftBySource: draftByKind,
-      acceptedBySource: acceptByKind,
-      accepted: result.path.length,
-      emitted: pushed,
-    });
+    // 8. Observe: feedback to the sources and the budget; per-step stats.
+    stats.step({ ...planner.observe(tree, result, context), emitted: pushed });
     cb.onStep?.({ index: stats.steps - 1, emitted: pushed, treeSize: tree.draftCount });
   }
   if (output.finishReason === null) output.cancel();

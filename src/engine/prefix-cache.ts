@@ -30,6 +30,7 @@ export class PrefixCache {
     this.cache = cache.clone();
   }
 
+  /** Forget the cached prefix (bench:peer times every run from an empty cache). */
   clear(): void {
     this.tokens = [];
     this.cache = null;

@@ -3,17 +3,11 @@
  * least one draft token), draft tokens, accepted tokens, accepted per position, mean
  * acceptance length = 1 + accepted / drafts.
  */
+import type { StepDrafts } from '../drafting/planner.ts';
 import type { DraftSourceKind, GenerationStats, SourceStats } from './types.ts';
 
-export interface StepRecord {
-  /** Draft nodes in the tree (root excluded). */
-  treeSize: number;
-  /** Draft tokens per source in the tree. */
-  draftBySource: Partial<Record<DraftSourceKind, number>>;
-  /** Accepted tokens per source on the accepted path. */
-  acceptedBySource: Partial<Record<DraftSourceKind, number>>;
-  /** Accepted draft tokens (path length). */
-  accepted: number;
+/** One step: the planner's draft counts, and what the step emitted. */
+export interface StepRecord extends StepDrafts {
   /** Tokens this step emitted (accepted + bonus, fewer when a stop rule cut it). */
   emitted: number;
 }

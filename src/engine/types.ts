@@ -10,23 +10,29 @@
  *   after the accepted path (recovered token when it replaces a rejected draft token).
  * - acceptance length: tokens emitted per step = 1 + accepted tokens of that step.
  */
-import type { ScoredPassage } from '../retrieval/types.ts';
+import type { DecodeMode } from '../drafting/modes.ts';
+import type { DraftSourceKind } from '../drafting/types.ts';
+import type { SamplingSettings } from '../verify/sampling.ts';
 
-export type DecodeMode = 'ar' | 'reference' | 'model' | 'hybrid';
-
-export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'model';
-
-export interface SamplingParams {
-  /** 0 means greedy (argmax). */
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-}
+// The words callers need, defined where they live and re-exported as the engine's contract.
+export type { DecodeMode } from '../drafting/modes.ts';
+export type { DraftSourceKind } from '../drafting/types.ts';
+export type { SamplingSettings } from '../verify/sampling.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
+}
+
+/**
+ * A passage a request drafts from and cites: its text and where that text starts in its
+ * document (retrieval's `ScoredPassage` is one; the engine needs nothing else of it).
+ */
+export interface RequestPassage {
+  id: number;
+  text: string;
+  /** Char offset of `text` in its document's source text. */
+  start: number;
 }
 
 export interface GenerationRequest {
@@ -34,9 +40,9 @@ export interface GenerationRequest {
   messages?: ChatMessage[];
   prompt?: string;
   /** Passages used as draft references (and, for `answer`, already placed in the prompt by the caller). */
-  passages?: ScoredPassage[];
+  passages?: readonly RequestPassage[];
   maxTokens: number;
-  sampling: SamplingParams;
+  sampling: SamplingSettings;
   stop?: string[];
   mode: DecodeMode;
 }

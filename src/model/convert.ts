@@ -113,7 +113,7 @@ export async function convertGguf(
         `layer ${l} does not exist: ${path.basename(ggufPath)} has layers 0..${src.config.numLayers - 1}`,
         {
           code: 'bad_layers',
-          status: 400,
+          kind: 'bad_input',
         },
       );
     }
@@ -123,7 +123,7 @@ export async function convertGguf(
   if (!/^[A-Za-z0-9._-]+$/.test(variant))
     throw new RagspecError(`variant name "${variant}" may only use letters, digits, . _ -`, {
       code: 'bad_name',
-      status: 400,
+      kind: 'bad_input',
     });
   fs.mkdirSync(outDir, { recursive: true });
 

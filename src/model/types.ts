@@ -45,6 +45,11 @@ export interface Logits {
   vocabSize: number;
 }
 
+/** Row `i` of the logits: `[V]`, a view into `logits.data` (no copy). */
+export function logitsRow(logits: Logits, i: number): Float32Array {
+  return logits.data.subarray(i * logits.vocabSize, (i + 1) * logits.vocabSize);
+}
+
 /** What a loaded model can do. */
 export interface CausalLMCapabilities {
   /**

@@ -21,6 +21,8 @@ import { VectorIndex, indexFileName, REBUILD_HINT } from './vector-index.ts';
 import {
   ingestDocuments,
   ingestPaths,
+  type CorpusWriter,
+  type WritableCorpus,
   type IngestOptions,
   type IngestSummary,
   type NewDocument,
@@ -61,9 +63,7 @@ export interface StoredDocumentView extends DocumentInfo {
   source: string;
 }
 
-export class Corpus implements Retriever {
-  /** The `Retriever` view of this corpus (the corpus itself). */
-  readonly retriever: Retriever = this;
+export class Corpus implements Retriever, WritableCorpus {
   private index: VectorIndex | null = null;
   private indexGeneration = -1;
   private embedderPromise: Promise<Embedder> | null = null;
@@ -186,9 +186,9 @@ export class Corpus implements Retriever {
 
   /** Removes a document and its passages (one commit). False when there is no such document. */
   async deleteDocument(id: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.write(async (writer) => {
       if (!this.store.getDocument(id)) return false;
-      this.commit([], [id]);
+      writer.commit([], [id]);
       return true;
     });
   }
@@ -208,13 +208,36 @@ export class Corpus implements Retriever {
   }
 
   /**
+   * Runs `fn` as the only writer, with a writer that can commit only until `fn` settles.
+   * See `exclusive`.
+   */
+  write<T>(fn: (writer: CorpusWriter) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      let open = true;
+      const writer: CorpusWriter = {
+        store: this.store,
+        embedder: () => this.embedder(),
+        commit: (writes, removed, opts) => {
+          if (!open) throw new Error('corpus writer used after its write section ended');
+          return this.commit(writes, removed, opts);
+        },
+      };
+      try {
+        return await fn(writer);
+      } finally {
+        open = false;
+      }
+    });
+  }
+
+  /**
    * Runs `fn` as the only writer: one at a time in this process, and holding the data
    * folder's write lock against other processes. Leftover files of crashed writers are
    * removed first.
    */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.readOnly)
-      throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', status: 409 });
+      throw new RagspecError(`${this.dir} was opened read-only`, { code: 'read_only', kind: 'conflict' });
     const run = async () => {
       const release = acquireWriteLock(this.dir);
       try {
@@ -239,9 +262,9 @@ export class Corpus implements Retriever {
 
   /**
    * Commits new document versions (vectors already computed) and removals as generation
-   * gen+1. Synchronous on purpose; see the file comment. Call inside `exclusive`.
+   * gen+1. Synchronous on purpose; see the file comment. Reached only through a writer.
    */
-  commit(
+  private commit(
     writes: readonly (DocumentWrite & { vectors: Float32Array[] })[],
     removed: readonly string[],
     opts: { clearAll?: boolean } = {},
@@ -264,7 +287,6 @@ export class Corpus implements Retriever {
       }
       for (const id of removed) for (const old of this.store.passageIdsOf(id)) index.markDeleted(old);
       const info = index.writeGeneration(this.dir, gen + 1);
-      testPause('after-index-write');
       this.store.commit(
         writes,
         removed,
@@ -300,7 +322,7 @@ export async function openCorpus(dir: string = paths.data(), opts: OpenCorpusOpt
     if (!fs.existsSync(file)) {
       throw new RagspecError(`no corpus in ${dir}`, {
         code: 'no_corpus',
-        status: 503,
+        kind: 'unavailable',
         hint: 'run `npx ragspec ingest` first',
       });
     }
@@ -320,13 +342,4 @@ export async function openCorpus(dir: string = paths.data(), opts: OpenCorpusOpt
     );
   }
   return new Corpus(dir, store, opts);
-}
-
-/**
- * Test hook for the crash test: RAGSPEC_TEST_COMMIT_PAUSE_MS=<ms> blocks inside each commit
- * (index file renamed, SQLite not yet committed), widening the window a SIGKILL can hit.
- */
-function testPause(_where: string): void {
-  const ms = Number(process.env.RAGSPEC_TEST_COMMIT_PAUSE_MS ?? 0);
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

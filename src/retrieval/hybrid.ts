@@ -80,21 +80,21 @@ export class HybridSearch {
     if (!Number.isInteger(opts.k) || opts.k <= 0) {
       throw new RagspecError(`k must be a whole number of at least 1 (got ${opts.k})`, {
         code: 'bad_k',
-        status: 400,
+        kind: 'bad_input',
         hint: 'pass -k 5, for example',
       });
     }
     if (!['hybrid', 'dense', 'bm25'].includes(method)) {
       throw new RagspecError(`unknown search method "${method}"`, {
         code: 'bad_method',
-        status: 400,
+        kind: 'bad_input',
         hint: 'use hybrid, dense or bm25',
       });
     }
     if (typeof query !== 'string' || query.trim() === '') {
       throw new RagspecError('the query is empty', {
         code: 'bad_query',
-        status: 400,
+        kind: 'bad_input',
         hint: 'pass the question to search for',
       });
     }

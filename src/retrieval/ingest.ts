@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { chunkDocument, DEFAULT_CHUNKING, type Chunk } from './chunker.ts';
-import type { Corpus } from './corpus.ts';
+import type { Embedder } from './embedder.ts';
 import {
   discoverFiles,
   loadFile,
@@ -18,7 +18,7 @@ import {
   type LoadIssue,
   type SourceDocument,
 } from './loaders.ts';
-import type { NewPassage, StoredDocument } from './store.ts';
+import type { DocumentWrite, NewPassage, Store, StoredDocument } from './store.ts';
 
 /** Bump when chunking changes, so re-ingest re-embeds everything. */
 const CHUNKER_VERSION = 'c1';
@@ -71,8 +71,30 @@ export interface NewDocument {
   format?: 'markdown' | 'text';
 }
 
+/**
+ * What ingest needs from a corpus: one exclusive write section at a time. The writer it is
+ * handed can commit only while that section runs (the corpus closes it afterwards), so no
+ * commit can happen outside the write lock.
+ */
+export interface WritableCorpus {
+  write<T>(fn: (writer: CorpusWriter) => Promise<T>): Promise<T>;
+}
+
+/** The corpus as seen from inside its exclusive write section. */
+export interface CorpusWriter {
+  /** Read access to the store, for planning what changed. */
+  readonly store: Store;
+  embedder(): Promise<Embedder>;
+  /** Commits new document versions (vectors computed) and removals as the next generation. */
+  commit(
+    writes: readonly (DocumentWrite & { vectors: Float32Array[] })[],
+    removed: readonly string[],
+    opts?: { clearAll?: boolean },
+  ): number;
+}
+
 export async function ingestPaths(
-  corpus: Corpus,
+  corpus: WritableCorpus,
   roots: readonly (string | IngestRoot)[],
   opts: IngestOptions = {},
   onProgress?: ProgressFn,
@@ -99,7 +121,7 @@ export async function ingestPaths(
 }
 
 export async function ingestDocuments(
-  corpus: Corpus,
+  corpus: WritableCorpus,
   input: readonly NewDocument[],
   onProgress?: ProgressFn,
 ): Promise<IngestSummary & { ids: string[] }> {
@@ -139,19 +161,19 @@ interface Planned {
 }
 
 async function ingestSources(
-  corpus: Corpus,
+  corpus: WritableCorpus,
   incoming: readonly SourceDocument[],
   issues: LoadIssue[],
   opts: IngestOptions & { t0: number },
   onProgress?: ProgressFn,
 ): Promise<IngestSummary> {
   const commitEvery = Math.max(1, opts.commitEvery ?? 256);
-  return corpus.exclusive(async () => {
-    const embedder = await corpus.embedder();
+  return corpus.write(async (writer) => {
+    const embedder = await writer.embedder();
     const count = (t: string) => embedder.tokenizer.encode(t, { add_special_tokens: false }).ids.length;
-    const store = corpus.store;
+    const store = writer.store;
     let generation = store.generation();
-    if (opts.rebuild) generation = corpus.commit([], [], { clearAll: true });
+    if (opts.rebuild) generation = writer.commit([], [], { clearAll: true });
 
     // 1. Which documents are new, changed, unchanged; which are gone.
     const seen = new Map<string, SourceDocument>();
@@ -232,11 +254,11 @@ async function ingestSources(
         vectors: p.chunks.map(() => vectors[v++]!),
       }));
       progress('commit');
-      generation = corpus.commit(writes, i >= plans.length ? removed : []);
+      generation = writer.commit(writes, i >= plans.length ? removed : []);
       docsDone += group.length;
       progress('committed');
     }
-    if (!plans.length && removed.length) generation = corpus.commit([], removed);
+    if (!plans.length && removed.length) generation = writer.commit([], removed);
     progress('done');
 
     const seconds = (performance.now() - opts.t0) / 1000;

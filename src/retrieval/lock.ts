@@ -25,7 +25,7 @@ export const STALE_UNREADABLE_MS = 10_000;
 function busy(dir: string, pid?: number): RagspecError {
   return new RagspecError(`${dir} is being written by another ragspec process${pid ? ` (pid ${pid})` : ''}`, {
     code: 'store_busy',
-    status: 409,
+    kind: 'conflict',
     hint: 'wait for that ingest to finish, or stop it',
   });
 }

@@ -20,7 +20,7 @@
  *   a deterministic child counts as q = one-hot). The residual after the last child is
  *   what the recovered token is drawn from.
  */
-import type { Logits } from '../model/types.ts';
+import { logitsRow, type Logits } from '../model/types.ts';
 import type { Rng } from './rng.ts';
 import { argmax, isGreedy, sampleFrom, targetDistribution, type SamplingSettings } from './sampling.ts';
 
@@ -43,14 +43,6 @@ export interface VerifyResult {
   bonus: number;
 }
 
-export interface VerifyOptions {
-  /**
-   * Test-only: deliberately wrong acceptance (accept any draft with p(x) > 0) so the
-   * distribution tests can show that they catch a broken verifier.
-   */
-  brokenAcceptRule?: boolean;
-}
-
 /** children[i] = child node indices of i, in node order (the drafters' ranking). */
 export function childrenOf(parents: readonly number[]): number[][] {
   const children: number[][] = parents.map(() => []);
@@ -63,11 +55,6 @@ export function childrenOf(parents: readonly number[]): number[][] {
   return children;
 }
 
-/** Row `i` of the logits. */
-export function logitsRow(logits: Logits, i: number): Float32Array {
-  return logits.data.subarray(i * logits.vocabSize, (i + 1) * logits.vocabSize);
-}
-
 /**
  * Verify a tree.
  * @param tree   N nodes, node 0 = root
@@ -78,12 +65,11 @@ export function verifyTree(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
-  opts: VerifyOptions = {},
 ): VerifyResult {
   if (logits.rows !== tree.tokens.length) {
     throw new Error(`verifier: ${logits.rows} logit rows for a tree of ${tree.tokens.length} nodes`);
   }
-  return isGreedy(sampling) ? verifyGreedy(tree, logits) : verifySampling(tree, logits, sampling, rng, opts);
+  return isGreedy(sampling) ? verifyGreedy(tree, logits) : verifySampling(tree, logits, sampling, rng);
 }
 
 /** Greedy: the longest path whose every token is the target's argmax, plus the bonus token. */
@@ -108,7 +94,6 @@ export function verifySampling(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
-  opts: VerifyOptions = {},
 ): VerifyResult {
   if (rng === null) throw new Error('verifier: sampling needs an rng');
   const children = childrenOf(tree.parents);
@@ -120,10 +105,7 @@ export function verifySampling(
     const kids = children[cur]!;
     let next: number | undefined;
     let recovered: number | undefined;
-    if (opts.brokenAcceptRule) {
-      next = kids.find((c) => p[tree.tokens[c]!]! > 0);
-      if (next === undefined) recovered = sampleFrom(p, rng);
-    } else if (kids.every((c) => !tree.q?.[c])) {
+    if (kids.every((c) => !tree.q?.[c])) {
       // Deterministic children only: one draw from p decides.
       const x = sampleFrom(p, rng);
       next = kids.find((c) => tree.tokens[c] === x);

@@ -5,11 +5,14 @@
  */
 import type { Rng } from './rng.ts';
 
+/** The one sampling-settings type: the engine, the drafters and the verifier all take it. */
 export interface SamplingSettings {
   /** 0 = greedy (argmax). */
   temperature: number;
   topK?: number;
   topP?: number;
+  /** Seed of the request's rng (random when absent); ignored by greedy decoding. */
+  seed?: number;
 }
 
 export function isGreedy(s: SamplingSettings): boolean {

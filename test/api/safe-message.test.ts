@@ -46,7 +46,7 @@ class LeakyCorpus extends FakeCorpus {
   override async search(): Promise<never> {
     throw new RagspecError('/var/lib/ragspec/data is being written by another ragspec process (pid 31337)', {
       code: 'store_busy',
-      status: 409,
+      kind: 'conflict',
     });
   }
 }

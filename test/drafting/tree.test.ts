@@ -70,7 +70,7 @@ describe('DraftTree', () => {
 
 describe('DraftTree.prune and the cost rule', () => {
   it('keeps the n most probable nodes with their ancestors', async () => {
-    const { BudgetPolicy } = await import('../../src/engine/budget.ts');
+    const { BudgetPolicy } = await import('../../src/drafting/budget.ts');
     // candidate A: 3 tokens with per-token acceptance 0.9, 0.9, 0.9; candidate B: 2 tokens at 0.2, 0.5
     const t = DraftTree.build(
       0,

@@ -4,18 +4,19 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReferenceDrafter } from '../../src/drafting/reference.ts';
-import type { DraftCandidate, DraftContext, DraftSource } from '../../src/drafting/types.ts';
-import { runLoop, type PlannedSource } from '../../src/engine/loop.ts';
-import { BudgetPolicy } from '../../src/engine/budget.ts';
+import { ReferenceDrafter } from '../../src/drafting/sources/reference.ts';
+import type { DraftCandidate, DraftContext, DraftSource, PlannedSource } from '../../src/drafting/types.ts';
+import { DraftPlanner } from '../../src/drafting/planner.ts';
+import { runLoop } from '../../src/engine/loop.ts';
+import { verifyTree } from '../../src/verify/accept.ts';
+import { BudgetPolicy } from '../../src/drafting/budget.ts';
 import { ToyLM, toyTokenizer } from './toy-lm.ts';
 
 const EOS = 15;
 
 /** Proposes fixed continuations computed from the AR output (oracle) or a function of it. */
 class ScriptedSource implements DraftSource {
-  readonly kind = 'passage' as const;
-  readonly name = 'scripted';
+  readonly acceptance = 1;
   constructor(private readonly make: (ctx: DraftContext) => number[][]) {}
   propose(ctx: DraftContext): DraftCandidate[] {
     return this.make(ctx).map((tokens, i) => ({
@@ -36,7 +37,6 @@ async function ar(lm: ToyLM, prompt: number[], maxTokens: number, stop: string[]
     maxTokens,
     sampling: { temperature: 0 },
     stop,
-    sources: [],
   });
 }
 async function spec(
@@ -54,7 +54,7 @@ async function spec(
     maxTokens,
     sampling: { temperature: 0 },
     stop,
-    sources,
+    planner: new DraftPlanner(sources),
   });
 }
 
@@ -88,10 +88,11 @@ describe('speculative greedy = AR greedy (toy model)', () => {
             promptTokens: prompt,
             maxTokens: maxTokens * 5,
             sampling: { temperature: 0 },
-            sources: [{ source: new ReferenceDrafter(passages, toyTokenizer) }],
-            budget: new BudgetPolicy({
-              policy: 'cost',
-              costCurve: Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 1 + 0.15 * (s - 1))),
+            planner: new DraftPlanner([{ source: new ReferenceDrafter(passages, toyTokenizer) }], {
+              budget: new BudgetPolicy({
+                policy: 'cost',
+                costCurve: Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 1 + 0.15 * (s - 1))),
+              }),
             }),
           });
           expect(costly.tokens).toEqual(base.tokens);
@@ -196,7 +197,7 @@ describe('speculative greedy = AR greedy (toy model)', () => {
                 maxTokens: 40,
                 sampling: { temperature: 0 },
                 stop: [stop],
-                sources: [{ source: src }],
+                planner: new DraftPlanner([{ source: src }]),
               },
               { onText: (d) => deltas.push(d) },
             );
@@ -236,7 +237,6 @@ describe('speculative greedy = AR greedy (toy model)', () => {
         promptTokens: [1, 2, 3],
         maxTokens: 1000,
         sampling: { temperature: 0 },
-        sources: [],
       },
       { signal: ac.signal, onStep: (s) => (s.index === 4 ? ac.abort() : undefined) },
     );
@@ -253,13 +253,39 @@ describe('speculative greedy = AR greedy (toy model)', () => {
         promptTokens: Array.from({ length: 600 }, (_, i) => i % 15),
         maxTokens: 10,
         sampling: { temperature: 0 },
-        sources: [],
         prefillChunk: 64,
       },
       { signal: pre.signal },
     );
     expect(out2.finishReason).toBe('cancelled');
     expect(lm.forwards - f0).toBe(0);
+  });
+});
+
+describe('injected verifier', () => {
+  it('runLoop verifies through LoopOptions.verify (the seam test doubles use)', async () => {
+    const lm = new ToyLM({ seed: 9, vocab: 15 });
+    const base = await ar(lm, [1, 2, 3], 20);
+    const src = new ScriptedSource((ctx) => [
+      base.tokens.slice(ctx.tokens.length - 3, ctx.tokens.length + 2),
+    ]);
+    const trees: number[] = [];
+    const out = await runLoop({
+      target: lm,
+      tokenizer: toyTokenizer,
+      eosIds: [EOS],
+      promptTokens: [1, 2, 3],
+      maxTokens: 20,
+      sampling: { temperature: 0 },
+      planner: new DraftPlanner([{ source: src }]),
+      verify: (tree, logits, sampling, rng) => {
+        trees.push(tree.tokens.length);
+        return verifyTree(tree, logits, sampling, rng);
+      },
+    });
+    expect(out.tokens).toEqual(base.tokens);
+    expect(trees.length).toBe(out.stats.steps); // one verification per step, all through the double
+    expect(Math.max(...trees)).toBeGreaterThan(1); // and it saw real draft trees
   });
 });
 
@@ -278,7 +304,6 @@ describe('prefix cache', () => {
         promptTokens: prompt,
         maxTokens: 12,
         sampling: { temperature: 0 },
-        sources: [],
       });
       const f0 = lm.forwards;
       const warm = await runLoop({
@@ -288,7 +313,6 @@ describe('prefix cache', () => {
         promptTokens: prompt,
         maxTokens: 12,
         sampling: { temperature: 0 },
-        sources: [],
         prefixCache: pc,
       });
       expect(warm.tokens).toEqual(cold.tokens);

@@ -14,8 +14,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.ts';
-import { answerMessages } from '../../src/engine/prompt.ts';
+import type { Engine } from '../../src/engine/engine.ts';
+import { loadEngine } from '../../src/engine/load.ts';
+import { completeAnswer, prepareAnswer } from '../../src/answer/answer.ts';
 import type { DecodeMode } from '../../src/engine/types.ts';
 import { openCorpus, type Corpus } from '../../src/retrieval/index.ts';
 import { paths, repoRoot } from '../../src/util/paths.ts';
@@ -44,7 +45,7 @@ export function describeLossless(part: number, parts: number): void {
         `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
       );
     }
-    engine = await Engine.load();
+    engine = await loadEngine();
     corpus = await openCorpus(paths.data(), { readOnly: true });
   }, 600_000);
 
@@ -59,15 +60,22 @@ export function describeLossless(part: number, parts: number): void {
       let accepted = 0;
       let spans = 0;
       for (const [qi, item] of items.entries()) {
-        const passages = await corpus.search(item.question, { k: 4 });
-        const messages = answerMessages(item.question, passages);
-        const req = { messages, passages, maxTokens: 128, sampling: { temperature: 0 } };
-        const ar = await engine.generate({ ...req, mode: 'ar' });
+        const prepared = await prepareAnswer(corpus, {
+          question: item.question,
+          k: 4,
+          maxTokens: 128,
+          sampling: { temperature: 0 },
+          mode: 'ar',
+        });
+        const { passages } = prepared;
+        const generate = async (mode: DecodeMode) =>
+          (await completeAnswer(engine, { ...prepared, request: { ...prepared.request, mode } })).result;
+        const ar = await generate('ar');
         const modes: DecodeMode[] =
           qi % modelEvery === 0 ? ['reference', 'model', 'hybrid'] : ['reference', 'hybrid'];
         // rotate the mode order so each mode sometimes runs right after ar
         for (const mode of modes.map((_, i) => modes[(i + qi) % modes.length]!)) {
-          const r = await engine.generate({ ...req, mode });
+          const r = await generate(mode);
           expect(r.tokens, `${item.id} ${mode}`).toEqual(ar.tokens);
           expect(r.text).toBe(ar.text);
           expect(r.finishReason).toBe(ar.finishReason);

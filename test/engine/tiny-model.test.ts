@@ -1,6 +1,6 @@
 /**
  * Speculative = autoregressive on a tiny generated GGUF model converted to ONNX and loaded
- * the way a user loads one (Engine.load): every mode, random prompts and passages,
+ * the way a user loads one (loadEngine): every mode, random prompts and passages,
  * adversarial passages, stop strings across draft boundaries, multi-byte characters, and a
  * chain-only (2D-mask, Optimum export) target.
  */
@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.ts';
+import type { Engine } from '../../src/engine/engine.ts';
+import { loadEngine } from '../../src/engine/load.ts';
 import type { DecodeMode, GenerationRequest } from '../../src/engine/types.ts';
 import { convertGguf } from '../../src/model/convert.ts';
 import { exportOptimum } from '../../src/model/onnx/optimum.ts';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await convertGguf(tiny.path, dir, { weights: 'fp32' });
   // the self-drafting model: the first layer of the same GGUF
   await convertGguf(tiny.path, dir, { weights: 'fp32', layers: [0], name: 'draft-fp32' });
-  engine = await Engine.load({
+  engine = await loadEngine({
     model: dir,
     variant: 'fp32',
     drafter: dir,
@@ -37,7 +38,7 @@ beforeAll(async () => {
   });
   const opt = path.join(tmp, 'optimum');
   await exportOptimum(tiny.path, opt, { weights: 'fp32' });
-  chainEngine = await Engine.load({ model: opt, drafter: 'none', costCurve: false, threads: 1 });
+  chainEngine = await loadEngine({ model: opt, drafter: 'none', costCurve: false, threads: 1 });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -169,7 +170,7 @@ describe('tiny model: every mode = AR greedy', () => {
     const other = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), { merges: false });
     await convertGguf(other.path, dir, { weights: 'fp32' });
     await expect(
-      Engine.load({ model: path.join(tmp, 'tiny'), variant: 'fp32', drafter: dir, costCurve: false }),
+      loadEngine({ model: path.join(tmp, 'tiny'), variant: 'fp32', drafter: dir, costCurve: false }),
     ).rejects.toThrow(/does not share the target's tokenizer/);
   });
 });

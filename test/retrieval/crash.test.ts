@@ -1,8 +1,8 @@
 /**
  * Durability: `ragspec ingest` runs as a child process and is SIGKILLed at random moments,
  * half of them while it embeds, half inside a commit (the child's plain progress lines say
- * which phase it is in; RAGSPEC_TEST_COMMIT_PAUSE_MS widens the window between the index
- * file's rename and the SQLite commit). After every kill the store must open, its passages
+ * which phase it is in; commit-pause-cli.ts injects a pause that widens the window between
+ * the index file's rename and the SQLite commit). After every kill the store must open, its passages
  * and the index's live labels must agree, a search must work, and a following ingest must
  * complete and match the files on disk.
  */
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCorpus } from '../../src/retrieval/index.ts';
 import { repoRoot } from '../../src/util/paths.ts';
-import { ragspecBin, sharedEmbedder, tempDir, writeFiles } from './helpers.ts';
+import { sharedEmbedder, tempDir, writeFiles } from './helpers.ts';
 import { seededRandom as rng } from '../helpers/tiny-gguf.ts';
 
 const KILLS = 22;
@@ -44,10 +44,23 @@ function ingestAndKill(target: 'embed' | 'commit', delayMs: number): Promise<Kil
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [ragspecBin, 'ingest', docs, '--data', data, '--prune', '--commit-every', '2', '--batch', '2'],
+      [
+        path.join(repoRoot, 'bin', 'run-ts.js'),
+        path.join(repoRoot, 'test', 'retrieval', 'commit-pause-cli.ts'),
+        '80',
+        'ingest',
+        docs,
+        '--data',
+        data,
+        '--prune',
+        '--commit-every',
+        '2',
+        '--batch',
+        '2',
+      ],
       {
         cwd: repoRoot,
-        env: { ...process.env, RAGSPEC_TEST_COMMIT_PAUSE_MS: '80' },
+        env: process.env,
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );

@@ -15,6 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { verifyTree, type VerifyTree } from '../../src/verify/accept.ts';
+import { brokenVerifyTree } from './broken-verifier.ts';
 import { Rng } from '../../src/verify/rng.ts';
 import { sampleFrom, targetDistribution, type SamplingSettings } from '../../src/verify/sampling.ts';
 import type { Logits } from '../../src/model/types.ts';
@@ -88,7 +89,7 @@ function specSample(
       rows: rows.length,
       vocabSize: V,
     };
-    const r = verifyTree(tree, logits, s, rng, { brokenAcceptRule: broken });
+    const r = (broken ? brokenVerifyTree : verifyTree)(tree, logits, s, rng);
     out.push(...r.accepted, r.bonus);
   }
   return out[0]! * 25 + out[1]! * 5 + out[2]!;

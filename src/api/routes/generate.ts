@@ -79,7 +79,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
       const mode = prep.request.mode;
       if (!body.stream) {
         const out = await service.run(prep, { signal });
-        res.json(answerBody(out.result, out.passages, mode, prep.id));
+        res.json(answerBody(out, mode, prep.id));
         return;
       }
       await streamRun(
@@ -90,8 +90,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
         {
           onStart: (sse) => sse.send({ type: 'start', id: prep.id, mode, passages: prep.passages.length }),
           onText: (sse, delta) => sse.send({ type: 'delta', text: delta }),
-          onDone: (sse, out) =>
-            sse.send({ type: 'done', ...answerBody(out.result, out.passages, mode, prep.id) }),
+          onDone: (sse, out) => sse.send({ type: 'done', ...answerBody(out, mode, prep.id) }),
         },
         log,
       );
@@ -112,7 +111,7 @@ export function generateRoutes(service: QaService, schemas: Schemas, log: Logger
       const mode = prep.request.mode;
       if (!body.stream) {
         const out = await service.run(prep, { signal });
-        res.json(chatCompletion(ids, out.result, out.passages, mode));
+        res.json(chatCompletion(ids, out, mode));
         return;
       }
       const includeUsage = body.stream_options?.include_usage === true;

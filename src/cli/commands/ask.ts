@@ -1,8 +1,8 @@
 /** `ragspec ask "question"` — retrieve, answer with drafting from the passages, cite what was copied. */
 import type { Command } from 'commander';
-import { Engine } from '../../engine/engine.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
-import { answerMessages } from '../../engine/prompt.ts';
+import { loadEngine } from '../../engine/load.ts';
+import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
+import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
 import { openCorpus } from '../../retrieval/index.ts';
 import { paths } from '../../util/paths.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
@@ -38,23 +38,23 @@ export function register(program: Command): void {
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
       const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
-      let passages;
+      let prepared;
       try {
-        passages = await corpus.search(question, { k });
+        prepared = await prepareAnswer(corpus, { question, k, maxTokens, sampling, mode });
       } finally {
         await corpus.close();
       }
-      const engine = await Engine.load({ model: o.model, drafter: o.drafter });
+      const { passages } = prepared;
+      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
       try {
         const ac = new AbortController();
         const onSig = (): void => ac.abort();
         process.once('SIGINT', onSig);
-        const res = await engine.generate(
-          { messages: answerMessages(question, passages), passages, maxTokens, sampling, mode },
-          { onText: o.json ? undefined : (d) => process.stdout.write(d), signal: ac.signal },
-        );
+        const { result: res, citations } = await completeAnswer(engine, prepared, {
+          onText: o.json ? undefined : (d) => process.stdout.write(d),
+          signal: ac.signal,
+        });
         process.off('SIGINT', onSig);
-        const number = new Map(passages.map((p, i) => [p.id, i + 1]));
         if (o.json) {
           console.log(
             JSON.stringify(
@@ -70,11 +70,7 @@ export function register(program: Command): void {
                   end: p.end,
                   scores: p.scores,
                 })),
-                citations: res.copiedSpans.map((s) => ({
-                  ...s,
-                  n: number.get(s.passageId),
-                  path: passages.find((p) => p.id === s.passageId)?.path,
-                })),
+                citations,
                 stats: res.stats,
               },
               null,
@@ -87,14 +83,15 @@ export function register(program: Command): void {
         console.log('Sources:');
         passages.forEach((p, i) => console.log(`  [${i + 1}] ${p.path} — ${p.title}`));
         // single tokens copied by chance ("the", "m") are attributed in --json, not listed here
-        const shown = res.copiedSpans.filter((s) => s.text.trim().length >= 12);
+        const shown = citations.flatMap((c) =>
+          c.copied_spans.filter((s) => s.text.trim().length >= 12).map((s) => ({ c, s })),
+        );
         if (shown.length) {
           console.log('Copied from the sources:');
-          for (const s of shown) {
-            const p = passages.find((x) => x.id === s.passageId)!;
+          for (const { c, s } of shown) {
             const text = s.text.length > 80 ? `${s.text.slice(0, 77)}…` : s.text;
             console.log(
-              `  [${number.get(s.passageId)}] ${p.path} chars ${s.sourceStart}-${s.sourceEnd}: "${text.replace(/\n/g, ' ')}"`,
+              `  [${c.ref}] ${c.doc} chars ${s.source_start}-${s.source_end}: "${text.replace(/\n/g, ' ')}"`,
             );
           }
         }

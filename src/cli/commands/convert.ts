@@ -28,7 +28,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new RagspecError(`--${flag} must be one of ${allowed.join(', ')}, not "${value}"`, {
     code: 'bad_flag',
-    status: 400,
+    kind: 'bad_input',
   });
 }
 
@@ -56,19 +56,22 @@ export function parseLayers(spec: string): number[] {
       throw new RagspecError(`--layers: "${part}" is not a layer index or range`, {
         code: 'bad_flag',
         hint: 'write e.g. --layers 0,1,2 or --layers 0-5',
-        status: 400,
+        kind: 'bad_input',
       });
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
     if (b < a)
-      throw new RagspecError(`--layers: range ${part} runs backwards`, { code: 'bad_flag', status: 400 });
+      throw new RagspecError(`--layers: range ${part} runs backwards`, {
+        code: 'bad_flag',
+        kind: 'bad_input',
+      });
     for (let i = a; i <= b; i++) out.push(i);
   }
   if (!out.length)
     throw new RagspecError('--layers is empty', {
       code: 'bad_flag',
       hint: 'write e.g. --layers 0-5',
-      status: 400,
+      kind: 'bad_input',
     });
   return [...new Set(out)].sort((x, y) => x - y);
 }
@@ -119,7 +122,7 @@ export function register(program: Command): void {
       if (o.weights !== 'fp32' && o.weights !== 'int4') {
         throw new RagspecError(`--weights must be fp32 or int4, not ${o.weights}`, {
           code: 'bad_flag',
-          status: 400,
+          kind: 'bad_input',
         });
       }
       const weights = o.weights;

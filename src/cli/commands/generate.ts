@@ -1,7 +1,7 @@
 /** `ragspec generate` — stream the target model's continuation of a prompt (any decode mode). */
 import type { Command } from 'commander';
-import { Engine } from '../../engine/engine.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../../engine/cli-support.ts';
+import { loadEngine } from '../../engine/load.ts';
+import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
 import { RagspecError } from '../../util/errors.ts';
 
 interface GenerateFlags extends SamplingFlags {
@@ -56,7 +56,7 @@ export function register(program: Command): void {
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
-      const engine = await Engine.load({ model: o.model, drafter: o.drafter });
+      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
       try {
         const messages = o.chat
           ? [

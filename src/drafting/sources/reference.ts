@@ -9,9 +9,7 @@
  * (passage before prompt before output, so a copied passage span keeps its attribution),
  * then by recency.
  */
-import type { DraftSourceKind } from '../engine/types.ts';
-import { NgramIndex } from './ngram-index.ts';
-import { tokenCharOffsets } from './offsets.ts';
+import { NgramIndex } from '../ngram-index.ts';
 import type {
   DraftBudget,
   DraftCandidate,
@@ -19,7 +17,7 @@ import type {
   DraftOutcome,
   DraftSource,
   Provenance,
-} from './types.ts';
+} from '../types.ts';
 
 export interface ReferencePassage {
   id: number;
@@ -41,8 +39,6 @@ export interface ReferenceDrafterOptions {
 interface SeqInfo {
   kind: 'passage' | 'context';
   passageId?: number;
-  /** [n+1] char offsets of each token in the passage text (passages only). */
-  charOffsets?: Int32Array;
 }
 
 const SOURCE_RANK: Record<'passage' | 'prompt' | 'output', number> = { passage: 0, prompt: 1, output: 2 };
@@ -63,8 +59,6 @@ const PRIOR_CONT = 0.7;
 const EMA = 0.15;
 
 export class ReferenceDrafter implements DraftSource {
-  readonly kind: DraftSourceKind = 'passage';
-  readonly name = 'reference';
   private readonly index: NgramIndex;
   private readonly info: SeqInfo[] = [];
   private readonly passageSeq = new Map<number, number>();
@@ -82,7 +76,7 @@ export class ReferenceDrafter implements DraftSource {
 
   constructor(
     passages: readonly ReferencePassage[],
-    tokenizer: { encode(text: string): number[]; decode(ids: readonly number[]): string },
+    tokenizer: { encode(text: string): number[] },
     opts: ReferenceDrafterOptions = {},
   ) {
     this.index = new NgramIndex(opts.maxN ?? 8);
@@ -93,11 +87,7 @@ export class ReferenceDrafter implements DraftSource {
       if (this.passageSeq.has(p.id)) continue;
       const tokens = tokenizer.encode(p.text);
       const seq = this.index.add(tokens);
-      this.info.push({
-        kind: 'passage',
-        passageId: p.id,
-        charOffsets: tokenCharOffsets(tokens, (ids) => tokenizer.decode(ids)),
-      });
+      this.info.push({ kind: 'passage', passageId: p.id });
       this.passageSeq.set(p.id, seq);
     }
   }
@@ -105,15 +95,6 @@ export class ReferenceDrafter implements DraftSource {
   /** Reference tokens indexed so far (passages + context). */
   get referenceTokens(): number {
     return this.index.seqs.reduce((a, s) => a + s.tokens.length, 0);
-  }
-
-  /** [start, end) characters in the passage text of tokens [from, to) of that passage. */
-  passageChars(passageId: number, from: number, to: number): [number, number] | null {
-    const seq = this.passageSeq.get(passageId);
-    if (seq === undefined) return null;
-    const offs = this.info[seq]!.charOffsets!;
-    if (from < 0 || to > offs.length - 1 || from >= to) return null;
-    return [offs[from]!, offs[to]!];
   }
 
   /** Bring the context reference up to date (append-only; a different context restarts it). */

@@ -13,7 +13,7 @@
  * expected tokens per millisecond — the goal is tokens per second, not per step. On a CPU
  * the cost grows clearly with n, so this prunes weak branches and keeps long confident copies.
  */
-import type { DraftBudget } from '../drafting/types.ts';
+import type { DraftBudget } from './types.ts';
 
 export interface BudgetOptions {
   policy?: 'simple' | 'cost';

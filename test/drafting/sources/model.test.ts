@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ModelDrafter } from '../../src/drafting/model.ts';
-import { ReferenceDrafter } from '../../src/drafting/reference.ts';
-import { runLoop } from '../../src/engine/loop.ts';
-import { ToyLM, toyTokenizer } from '../engine/toy-lm.ts';
+import { ModelDrafter } from '../../../src/drafting/sources/model.ts';
+import { ReferenceDrafter } from '../../../src/drafting/sources/reference.ts';
+import { DraftPlanner } from '../../../src/drafting/planner.ts';
+import { runLoop } from '../../../src/engine/loop.ts';
+import { ToyLM, toyTokenizer } from '../../engine/toy-lm.ts';
 
 const greedy = { temperature: 0 };
 
@@ -18,7 +19,6 @@ describe('ModelDrafter', () => {
       promptTokens: prompt,
       maxTokens: 30,
       sampling: greedy,
-      sources: [],
     });
     const sd = await runLoop({
       target,
@@ -27,7 +27,7 @@ describe('ModelDrafter', () => {
       promptTokens: prompt,
       maxTokens: 30,
       sampling: greedy,
-      sources: [{ source: drafter }],
+      planner: new DraftPlanner([{ source: drafter }]),
     });
     expect(sd.tokens).toEqual(ar.tokens);
     // every draft token accepted: 4 drafted + 1 bonus per step
@@ -51,7 +51,6 @@ describe('ModelDrafter', () => {
         promptTokens: prompt,
         maxTokens: 40,
         sampling: greedy,
-        sources: [],
       });
       // the drafter is shared across two requests in a row (reset in between)
       for (let r = 0; r < 2; r++) {
@@ -63,7 +62,7 @@ describe('ModelDrafter', () => {
           promptTokens: prompt,
           maxTokens: 40,
           sampling: greedy,
-          sources: [{ source: drafter }],
+          planner: new DraftPlanner([{ source: drafter }]),
         });
         expect(sd.tokens).toEqual(ar.tokens);
       }
@@ -82,7 +81,6 @@ describe('ModelDrafter', () => {
       promptTokens: prompt,
       maxTokens: 20,
       sampling: greedy,
-      sources: [],
     });
     const out = await runLoop({
       target,
@@ -91,7 +89,7 @@ describe('ModelDrafter', () => {
       promptTokens: prompt,
       maxTokens: 20,
       sampling: greedy,
-      sources: [{ source: ref }, { source: drafter, fallback: true }],
+      planner: new DraftPlanner([{ source: ref }, { source: drafter, fallback: true }]),
     });
     expect(out.tokens).toEqual(ar.tokens);
     expect(out.stats.bySource.model?.acceptedTokens ?? 0).toBeGreaterThan(0);
@@ -108,7 +106,7 @@ describe('ModelDrafter', () => {
         promptTokens: [1, 2],
         maxTokens: 25,
         sampling: { temperature: 0.9, topP: 0.95, seed: 11 },
-        sources: [{ source: drafter }],
+        planner: new DraftPlanner([{ source: drafter }]),
       });
     };
     const a = await run();
@@ -121,7 +119,7 @@ describe('ModelDrafter', () => {
 
 describe('ModelDrafter learns even when its drafts are pruned', () => {
   it('a wrong drafter whose chains the cost rule drops still sees its acceptance fall', async () => {
-    const { BudgetPolicy } = await import('../../src/engine/budget.ts');
+    const { BudgetPolicy } = await import('../../../src/drafting/budget.ts');
     const target = new ToyLM({ seed: 21, vocab: 15 });
     const drafter = new ModelDrafter(new ToyLM({ seed: 77, vocab: 15, markovWeight: 1 }), {
       name: 'wrong',
@@ -136,7 +134,6 @@ describe('ModelDrafter learns even when its drafts are pruned', () => {
       promptTokens: [1, 2, 3],
       maxTokens: 30,
       sampling: greedy,
-      sources: [],
     });
     const out = await runLoop({
       target,
@@ -145,8 +142,9 @@ describe('ModelDrafter learns even when its drafts are pruned', () => {
       promptTokens: [1, 2, 3],
       maxTokens: 30,
       sampling: greedy,
-      sources: [{ source: drafter }],
-      budget: new BudgetPolicy({ policy: 'cost', costCurve: steep }),
+      planner: new DraftPlanner([{ source: drafter }], {
+        budget: new BudgetPolicy({ policy: 'cost', costCurve: steep }),
+      }),
     });
     expect(out.tokens).toEqual(ar.tokens);
     expect(out.stats.draftTokens).toBe(0); // every chain pruned

@@ -9,12 +9,10 @@
  * with `truncate`) and runs the missing tokens in one forward, so it is never out of step
  * with what the target accepted, whichever source drafted it.
  */
-import type { DraftSourceKind } from '../engine/types.ts';
-import type { CausalLM, KvCache } from '../model/types.ts';
-import { logitsRow } from '../verify/accept.ts';
-import { Rng } from '../verify/rng.ts';
-import { argmax, sampleFrom, targetDistribution } from '../verify/sampling.ts';
-import type { DraftBudget, DraftCandidate, DraftContext, DraftOutcome, DraftSource } from './types.ts';
+import { logitsRow, type CausalLM, type KvCache } from '../../model/types.ts';
+import { Rng } from '../../verify/rng.ts';
+import { argmax, sampleFrom, targetDistribution } from '../../verify/sampling.ts';
+import type { DraftBudget, DraftCandidate, DraftContext, DraftOutcome, DraftSource } from '../types.ts';
 
 export interface ModelDrafterOptions {
   /** Name used in provenance and stats, e.g. `self-L6`. */
@@ -27,7 +25,7 @@ export interface ModelDrafterOptions {
 }
 
 export class ModelDrafter implements DraftSource {
-  readonly kind: DraftSourceKind = 'model';
+  /** Name used in provenance and stats. */
   readonly name: string;
   /** Running share of drafted tokens accepted. */
   acceptance = 0.5;
@@ -91,7 +89,7 @@ export class ModelDrafter implements DraftSource {
     let row = logitsRow(logits, 0);
 
     // 2. Draft a chain of up to γ tokens, one drafter forward each.
-    const sampling = ctx.sampling ?? { temperature: ctx.temperature };
+    const sampling = ctx.sampling;
     const greedy = !(sampling.temperature > 0);
     if (!greedy && this.rng === null) this.rng = new Rng((sampling.seed ?? 0) ^ 0x5bd1e995);
     const out: number[] = [];

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ReferenceDrafter } from '../../src/drafting/reference.ts';
-import { NgramIndex } from '../../src/drafting/ngram-index.ts';
-import { tokenCharOffsets } from '../../src/drafting/offsets.ts';
+import { ReferenceDrafter } from '../../../src/drafting/sources/reference.ts';
+import { NgramIndex } from '../../../src/drafting/ngram-index.ts';
+import { tokenCharOffsets } from '../../../src/drafting/offsets.ts';
+import { PassageCharIndex } from '../../../src/drafting/passage-chars.ts';
 
 /** Word-level toy tokenizer over a fixed vocabulary: tokens are " word" pieces. */
 const words = ['<eos>', ' the', ' cat', ' sat', ' on', ' mat', ' dog', ' ran', ' far', ' a', ' big'];
@@ -37,7 +38,7 @@ describe('ReferenceDrafter', () => {
     const d = new ReferenceDrafter([{ id: 7, text: ' the cat sat on the mat' }], tok);
     // context ends with " the cat": the passage continues " sat on the mat".
     const ctx = tok.encode(' a big the cat');
-    const c = d.propose({ tokens: ctx, promptLength: ctx.length, temperature: 0 }, budget);
+    const c = d.propose({ tokens: ctx, promptLength: ctx.length, sampling: { temperature: 0 } }, budget);
     expect(c[0]!.tokens).toEqual(tok.encode(' sat on the mat'));
     expect(c[0]!.provenance).toEqual({ kind: 'passage', passageId: 7, offset: 2 });
   });
@@ -47,35 +48,46 @@ describe('ReferenceDrafter', () => {
       selfReference: false,
     });
     // " the" occurs twice: two branches, " cat…" and " dog…" (more recent first on equal votes).
-    const c = d.propose({ tokens: tok.encode(' a the'), promptLength: 2, temperature: 0 }, budget);
+    const c = d.propose(
+      { tokens: tok.encode(' a the'), promptLength: 2, sampling: { temperature: 0 } },
+      budget,
+    );
     expect(c.map((x) => tok.decode(x.tokens))).toEqual([' dog ran', ' cat sat the dog']);
     // with " sat the" the 2-gram match wins and is ranked before the 1-gram ones
-    const c2 = d.propose({ tokens: tok.encode(' sat the'), promptLength: 2, temperature: 0 }, budget);
+    const c2 = d.propose(
+      { tokens: tok.encode(' sat the'), promptLength: 2, sampling: { temperature: 0 } },
+      budget,
+    );
     expect(tok.decode(c2[0]!.tokens)).toBe(' dog ran');
   });
 
   it('proposes nothing when no suffix matches (no draft is not an error)', () => {
     const d = new ReferenceDrafter([{ id: 1, text: ' the cat' }], tok, { selfReference: false });
-    expect(d.propose({ tokens: tok.encode(' far'), promptLength: 1, temperature: 0 }, budget)).toEqual([]);
+    expect(
+      d.propose({ tokens: tok.encode(' far'), promptLength: 1, sampling: { temperature: 0 } }, budget),
+    ).toEqual([]);
   });
 
   it('uses the prompt and the output so far, growing as the output grows', () => {
     const d = new ReferenceDrafter([], tok);
     const prompt = tok.encode(' dog ran far a');
-    const c1 = d.propose({ tokens: prompt, promptLength: prompt.length, temperature: 0 }, budget);
+    const c1 = d.propose(
+      { tokens: prompt, promptLength: prompt.length, sampling: { temperature: 0 } },
+      budget,
+    );
     expect(c1).toEqual([]); // " a" occurs only at the end
     const ctx = [...prompt, ...tok.encode(' big dog')];
-    const c2 = d.propose({ tokens: ctx, promptLength: prompt.length, temperature: 0 }, budget);
+    const c2 = d.propose({ tokens: ctx, promptLength: prompt.length, sampling: { temperature: 0 } }, budget);
     expect(c2[0]!.provenance).toEqual({ kind: 'prompt', offset: 1 });
     expect(tok.decode(c2[0]!.tokens)).toBe(' ran far a big');
     const ctx3 = [...ctx, ...tok.encode(' ran far a big')];
-    const c3 = d.propose({ tokens: ctx3, promptLength: prompt.length, temperature: 0 }, budget);
+    const c3 = d.propose({ tokens: ctx3, promptLength: prompt.length, sampling: { temperature: 0 } }, budget);
     // " a big" last seen in the output: continues with " dog ran far a" from the output (offset 1)
     expect(c3[0]!.provenance).toEqual({ kind: 'output', offset: 1 });
   });
 
   it('maps passage tokens to character spans', () => {
-    const d = new ReferenceDrafter([{ id: 3, text: ' the cat sat' }], tok);
+    const d = new PassageCharIndex([{ id: 3, text: ' the cat sat' }], tok);
     expect(d.passageChars(3, 1, 3)).toEqual([4, 12]); // " cat sat"
     expect(d.passageChars(4, 0, 1)).toBeNull();
   });
@@ -88,7 +100,7 @@ describe('ReferenceDrafter', () => {
     const ctx = tok.encode(text.slice(0, 200));
     const t0 = performance.now();
     for (let i = 0; i < 200; i++)
-      d.propose({ tokens: ctx, promptLength: ctx.length, temperature: 0 }, budget);
+      d.propose({ tokens: ctx, promptLength: ctx.length, sampling: { temperature: 0 } }, budget);
     console.log(
       `reference propose: ${((performance.now() - t0) / 200).toFixed(3)} ms/step over ${d.referenceTokens} tokens`,
     );

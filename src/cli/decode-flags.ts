@@ -1,6 +1,7 @@
 /** Flag parsing and stats formatting shared by `ragspec generate` and `ragspec ask`. */
 import { RagspecError } from '../util/errors.ts';
-import type { DecodeMode, GenerationStats, SamplingParams } from './types.ts';
+import { DECODE_MODES, isDecodeMode } from '../drafting/modes.ts';
+import type { DecodeMode, GenerationStats, SamplingSettings } from '../engine/types.ts';
 
 export interface SamplingFlags {
   temperature: string;
@@ -9,15 +10,16 @@ export interface SamplingFlags {
   seed?: string;
 }
 
-export const MODES: readonly DecodeMode[] = ['ar', 'reference', 'model', 'hybrid'];
-
 export function parseMode(v: string): DecodeMode {
-  if (!MODES.includes(v as DecodeMode))
-    throw new RagspecError(`unknown --mode "${v}"`, { hint: `use one of ${MODES.join(', ')}` });
-  return v as DecodeMode;
+  if (!isDecodeMode(v))
+    throw new RagspecError(`unknown --mode "${v}"`, {
+      kind: 'bad_input',
+      hint: `use one of ${DECODE_MODES.join(', ')}`,
+    });
+  return v;
 }
 
-export function parseSampling(o: SamplingFlags): SamplingParams {
+export function parseSampling(o: SamplingFlags): SamplingSettings {
   const num = (
     v: string | undefined,
     flag: string,
@@ -26,7 +28,8 @@ export function parseSampling(o: SamplingFlags): SamplingParams {
   ): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || !ok(n)) throw new RagspecError(`${flag} must be ${what}, got "${v}"`);
+    if (!Number.isFinite(n) || !ok(n))
+      throw new RagspecError(`${flag} must be ${what}, got "${v}"`, { kind: 'bad_input' });
     return n;
   };
   const temperature = num(o.temperature, '--temperature', (n) => n >= 0, 'a number ≥ 0') ?? 0;

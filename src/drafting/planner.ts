@@ -1,0 +1,184 @@
+/**
+ * DraftPlanner: the drafting policy of one request, behind the two calls the decode loop
+ * makes per step (after llama.cpp's `common/speculative`, which hides how draft sources are
+ * chained behind one object the server loop calls):
+ *
+ *   const tree = await planner.plan(context, limits);          // before the target forward
+ *   const step = planner.observe(tree, verifyResult, context); // after the accepted tokens
+ *
+ * `plan` owns the source order, the fallback rule, the q-draft rule, the tree build and the
+ * cost-rule pruning; `observe` owns the feedback to every source and the budget update, and
+ * returns the step's draft counts by source kind for the stats.
+ */
+import { BudgetPolicy } from './budget.ts';
+import { DraftTree } from './tree.ts';
+import type {
+  DraftCandidate,
+  DraftContext,
+  DraftSource,
+  DraftSourceKind,
+  PlannedSource,
+  Provenance,
+} from './types.ts';
+
+/** Hard limits of one step, from the loop: the context window and the request's max tokens. */
+export interface PlanLimits {
+  /** Deepest draft allowed (tokens still allowed after this step's bonus token, context room). */
+  maxDepth: number;
+  /** Most draft nodes the context window can take. */
+  maxNodes: number;
+  /** Drafts end at (and include) the first of these tokens. */
+  eosIds: readonly number[];
+  /** The target verifies a single chain only (no tree mask). */
+  chainOnly: boolean;
+}
+
+/** The tree's draft tokens and accepted tokens of one step, per source kind. */
+export interface StepDrafts {
+  /** Draft nodes in the tree (root excluded). */
+  treeSize: number;
+  /** Draft tokens in the tree, per source kind. */
+  draftBySource: Partial<Record<DraftSourceKind, number>>;
+  /** Accepted tokens on the path, per source kind. */
+  acceptedBySource: Partial<Record<DraftSourceKind, number>>;
+  /** Accepted draft tokens (path length). */
+  accepted: number;
+}
+
+/** The part of a verification result the planner learns from. */
+export interface VerifiedPath {
+  /** Accepted draft nodes, root excluded, root to leaf. */
+  path: readonly number[];
+}
+
+/**
+ * The fallback thresholds, in one table. A fallback source (the drafter model in `hybrid`)
+ * is asked when the sources before it proposed nothing or their running acceptance is below
+ * `askBelow`; it is not asked once its own running acceptance is below `dropBelow`, since a
+ * drafter that is rarely right costs more than it saves (its own prefill and a forward per
+ * draft token).
+ */
+export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1 } as const;
+
+export interface PlannerOptions {
+  budget?: BudgetPolicy;
+  /** Ask fallback sources when the sources before have running acceptance below this. */
+  fallbackBelow?: number;
+}
+
+export class DraftPlanner {
+  readonly budget: BudgetPolicy;
+  private readonly fallbackBelow: number;
+  /** Which source proposed each candidate of the last plan (by provenance object). */
+  private sourceOf = new Map<Provenance, DraftSource>();
+
+  constructor(
+    readonly sources: readonly PlannedSource[] = [],
+    opts: PlannerOptions = {},
+  ) {
+    this.budget = opts.budget ?? new BudgetPolicy();
+    this.fallbackBelow = opts.fallbackBelow ?? FALLBACK.askBelow;
+  }
+
+  /** The draft tree of the next step; a root-only tree when no source has anything. */
+  async plan(context: DraftContext, limits: PlanLimits): Promise<DraftTree> {
+    this.sourceOf = new Map();
+    const want = this.budget.next();
+    const maxDepth = Math.max(0, Math.min(want.maxDepth, limits.maxDepth));
+    const maxNodes = Math.min(want.maxTokens, limits.maxNodes);
+    const candidates = maxDepth > 0 ? await this.propose(context, maxDepth, maxNodes, want.maxBranches) : [];
+    const root = context.tokens[context.tokens.length - 1]!;
+    const tree = DraftTree.build(root, qDraftsAlone(candidates, context.sampling.temperature > 0), {
+      maxNodes,
+      maxDepth,
+      eosIds: limits.eosIds,
+      chainOnly: limits.chainOnly,
+    });
+    if (tree.draftCount === 0) return tree;
+    // The cost rule: keep the nodes worth their forward cost (expected accepted tokens per ms).
+    const probs = tree.pathProbs();
+    return tree.prune(probs, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+  }
+
+  /** Ask the sources in order, within the step's node budget. */
+  private async propose(
+    context: DraftContext,
+    maxDepth: number,
+    maxNodes: number,
+    maxBranches: number,
+  ): Promise<DraftCandidate[]> {
+    const sampled = context.sampling.temperature > 0;
+    const candidates: DraftCandidate[] = [];
+    let used = 0;
+    let weak = true; // nothing yet, or only low-acceptance candidates
+    for (const { source, fallback } of this.sources) {
+      // The fallback rule. Under sampling a fallback's q-drafts could not join the drafts
+      // already taken (the q-draft rule would drop them), so it is asked only when there are none.
+      if (fallback && (!weak || (sampled && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow))
+        continue;
+      const left = maxNodes - used;
+      if (left <= 0) break;
+      const got = await source.propose(context, { maxTokens: left, maxDepth, maxBranches });
+      for (const c of got) {
+        candidates.push(c);
+        this.sourceOf.set(c.provenance, source);
+        used += Math.min(c.tokens.length, maxDepth);
+      }
+      if (got.length > 0 && source.acceptance >= this.fallbackBelow) weak = false;
+    }
+    return candidates;
+  }
+
+  /**
+   * After the step: tell every source how its drafts fared (also a source whose drafts were
+   * pruned: it must still learn it was wrong), update the budget, and return the counts.
+   */
+  observe(tree: DraftTree, result: VerifiedPath, context: readonly number[]): StepDrafts {
+    const drafted = this.tally(tree, range(1, tree.size));
+    const accepted = this.tally(tree, result.path);
+    for (const { source } of this.sources) {
+      source.observe({
+        draftTokens: drafted.bySource.get(source) ?? 0,
+        acceptedTokens: accepted.bySource.get(source) ?? 0,
+        context,
+      });
+    }
+    let treeDepth = 0;
+    for (const d of tree.depths) treeDepth = Math.max(treeDepth, d);
+    this.budget.update(treeDepth, result.path.length);
+    return {
+      treeSize: tree.draftCount,
+      draftBySource: drafted.byKind,
+      acceptedBySource: accepted.byKind,
+      accepted: result.path.length,
+    };
+  }
+
+  /** Nodes counted once, by the source that proposed them and by its provenance kind. */
+  private tally(tree: DraftTree, nodes: Iterable<number>) {
+    const bySource = new Map<DraftSource, number>();
+    const byKind: Partial<Record<DraftSourceKind, number>> = {};
+    for (const n of nodes) {
+      const prov = tree.origins[n]!.provenance;
+      const src = this.sourceOf.get(prov)!;
+      bySource.set(src, (bySource.get(src) ?? 0) + 1);
+      byKind[prov.kind] = (byKind[prov.kind] ?? 0) + 1;
+    }
+    return { bySource, byKind };
+  }
+}
+
+/**
+ * The q-draft rule. Under sampling, drafts carrying q are lossless only as independent
+ * draws from q; merged with deterministic siblings they would not be. So when both kinds
+ * were proposed, the deterministic ones are kept and the q-drafts dropped.
+ */
+function qDraftsAlone(candidates: DraftCandidate[], sampled: boolean): DraftCandidate[] {
+  if (sampled && candidates.some((c) => c.q) && candidates.some((c) => !c.q))
+    return candidates.filter((c) => !c.q);
+  return candidates;
+}
+
+function* range(from: number, to: number): Iterable<number> {
+  for (let i = from; i < to; i++) yield i;
+}

@@ -1,0 +1,33 @@
+/**
+ * The one factory from a decode mode to its draft sources, in the order the planner asks
+ * them (after transformers' `_get_candidate_generator`):
+ * - `ar`: none (a root-only tree every step);
+ * - `reference`: spans copied from the passages, the prompt and the output so far;
+ * - `model`: the drafter model alone;
+ * - `hybrid`: references first, the drafter model as a fallback where they have nothing.
+ * A fresh ReferenceDrafter per request (it indexes that request's passages); the drafter
+ * model is shared across requests and only reset.
+ */
+import type { DecodeMode } from '../modes.ts';
+import type { PlannedSource } from '../types.ts';
+import type { ModelDrafter } from './model.ts';
+import { ReferenceDrafter, type ReferencePassage } from './reference.ts';
+
+export interface SourceDeps {
+  /** The request's passages (draft references). */
+  passages: readonly ReferencePassage[];
+  tokenizer: { encode(text: string): number[]; decode(ids: readonly number[]): string };
+  /** The loaded drafter model, if any. */
+  drafter: ModelDrafter | null;
+}
+
+export function draftSourcesFor(mode: DecodeMode, deps: SourceDeps): PlannedSource[] {
+  const sources: PlannedSource[] = [];
+  if (mode === 'reference' || mode === 'hybrid')
+    sources.push({ source: new ReferenceDrafter(deps.passages, deps.tokenizer) });
+  if ((mode === 'model' || mode === 'hybrid') && deps.drafter) {
+    deps.drafter.reset(); // a new request: its KV cache and rng start over
+    sources.push({ source: deps.drafter, fallback: mode === 'hybrid' });
+  }
+  return sources;
+}
