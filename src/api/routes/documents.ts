@@ -75,7 +75,7 @@ export function documentRoutes(
   r.get(
     '/v1/documents/:id',
     route(async (req, res) => {
-      const id = parseWith(DocId, req.params.id);
+      const id = parseWith(DocId, req.params.id, 'id');
       const doc = await corpus().get(id);
       if (!doc) throw new NotFoundError(`no document with id "${id}"`, 'id');
       res.json(doc);
@@ -86,7 +86,7 @@ export function documentRoutes(
     '/v1/documents/:id',
     requireKey,
     route(async (req, res) => {
-      const id = parseWith(DocId, req.params.id);
+      const id = parseWith(DocId, req.params.id, 'id');
       if (!(await corpus().remove(id))) throw new NotFoundError(`no document with id "${id}"`, 'id');
       res.json({ id, object: 'document', deleted: true });
     }),
