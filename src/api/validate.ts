@@ -13,14 +13,17 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   return parseWith(schema, body);
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+/** `name`: the param a bare value (a route parameter such as `:id`) is reported as. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, name?: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const param = issue.path.length ? issue.path.map(String).join('.') : null;
+  const at = [...(name ? [name] : []), ...issue.path.map(String)].join('.') || null;
+  // an unknown field is named by its key (the issue's path is the object holding it)
+  const param = issue.code === 'unrecognized_keys' ? [at, issue.keys[0]].filter(Boolean).join('.') : at;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys')
     message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   else if (issue.code === 'invalid_union' && param) message = `${param} has the wrong shape or type`;
-  throw new BadRequestError(param ? `${param}: ${message}` : message, param, 'invalid_value');
+  throw new BadRequestError(at ? `${at}: ${message}` : message, param, 'invalid_value');
 }

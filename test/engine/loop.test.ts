@@ -10,6 +10,7 @@ import { DraftPlanner } from '../../src/drafting/planner.ts';
 import { runLoop } from '../../src/engine/loop.ts';
 import { verifyTree } from '../../src/verify/accept.ts';
 import { BudgetPolicy } from '../../src/drafting/budget.ts';
+import { PrefixCache } from '../../src/engine/prefix-cache.ts';
 import { ToyLM, toyTokenizer } from './toy-lm.ts';
 
 const EOS = 15;
@@ -290,34 +291,60 @@ describe('injected verifier', () => {
 });
 
 describe('prefix cache', () => {
-  it('reusing a shared prompt prefix gives the same output and prefills only the new suffix', async () => {
-    const { PrefixCache } = await import('../../src/engine/prefix-cache.ts');
-    const lm = new ToyLM({ seed: 12, vocab: 15 });
-    const pc = new PrefixCache(4);
-    const base = Array.from({ length: 40 }, (_, i) => (i * 7) % 15);
-    for (const tail of [[1, 2], [1, 3, 4], [9]]) {
-      const prompt = [...base, ...tail];
-      const cold = await runLoop({
-        target: lm,
-        tokenizer: toyTokenizer,
-        eosIds: [],
-        promptTokens: prompt,
-        maxTokens: 12,
-        sampling: { temperature: 0 },
-      });
-      const f0 = lm.forwards;
-      const warm = await runLoop({
-        target: lm,
-        tokenizer: toyTokenizer,
-        eosIds: [],
-        promptTokens: prompt,
-        maxTokens: 12,
-        sampling: { temperature: 0 },
-        prefixCache: pc,
-      });
-      expect(warm.tokens).toEqual(cold.tokens);
-      // prefix reused: at most one prefill forward for the new suffix, then 12 decode steps
-      expect(lm.forwards - f0).toBeLessThanOrEqual(12 + 1);
+  /** A cache that never hits: the broken variant the forward counts below must expose. */
+  class NeverHits extends PrefixCache {
+    override lookup(): null {
+      return null;
     }
+  }
+  const base = Array.from({ length: 40 }, (_, i) => (i * 7) % 15);
+  const tails = [[1, 2], [1, 3, 4], [9]];
+
+  /**
+   * Runs each prompt cold (no prefix cache) and warm (after the shared base was prefilled
+   * into `pc`); returns per prompt the tokens and forwards the warm run saved.
+   */
+  async function saved(pc: PrefixCache) {
+    const lm = new ToyLM({ seed: 12, vocab: 15 });
+    const run = (prompt: number[], prefixCache?: PrefixCache) =>
+      runLoop({
+        target: lm,
+        tokenizer: toyTokenizer,
+        eosIds: [],
+        promptTokens: prompt,
+        maxTokens: 12,
+        sampling: { temperature: 0 },
+        prefillChunk: 8, // several prefill forwards, so saved forwards are visible too
+        prefixCache,
+      });
+    const out: { tokens: number; forwards: number }[] = [];
+    for (const tail of tails) {
+      const prompt = [...base, ...tail];
+      const t0 = lm.tokensForwarded;
+      const f0 = lm.forwards;
+      const cold = await run(prompt);
+      const coldTokens = lm.tokensForwarded - t0;
+      const coldForwards = lm.forwards - f0;
+      await run([...base, 14], pc); // leaves exactly `base` as the cached prefix
+      const t1 = lm.tokensForwarded;
+      const f1 = lm.forwards;
+      const warm = await run(prompt, pc);
+      expect(warm.tokens).toEqual(cold.tokens);
+      out.push({
+        tokens: coldTokens - (lm.tokensForwarded - t1),
+        forwards: coldForwards - (lm.forwards - f1),
+      });
+    }
+    return out;
+  }
+
+  it('reusing a shared prompt prefix gives the same output and prefills only the new suffix', async () => {
+    // The loop prefills the prompt minus its last token; `base` (40 tokens) is cached, so the
+    // warm run skips exactly those 40 tokens: 5 prefill forwards of 8.
+    expect(await saved(new PrefixCache(4))).toEqual(tails.map(() => ({ tokens: 40, forwards: 5 })));
+  });
+
+  it('the forward counts expose a prefix cache that never hits', async () => {
+    expect(await saved(new NeverHits(4))).toEqual(tails.map(() => ({ tokens: 0, forwards: 0 })));
   });
 });

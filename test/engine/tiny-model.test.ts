@@ -154,13 +154,77 @@ describe('tiny model: every mode = AR greedy', () => {
     }
   });
 
-  it('sampling with a seed is reproducible in every mode; EOS and max tokens behave as in AR', async () => {
+  it('sampling with a seed is reproducible in every mode', async () => {
     for (const mode of ['ar', ...MODES] as DecodeMode[]) {
       const req = { prompt: 'abc', maxTokens: 30, sampling: { temperature: 0.8, topP: 0.9, seed: 3 }, mode };
       const a = await engine.generate(req);
       const b = await engine.generate(req);
       expect(a.tokens).toEqual(b.tokens);
       expect(a.finishReason === 'stop' || a.tokens.length === 30).toBe(true);
+    }
+  });
+
+  it('max tokens cuts inside an accepted span token for token as in AR', async () => {
+    const prompt = 'the cat in the hat';
+    const full = await gen(engine, { prompt, maxTokens: 40 });
+    const passages = [passage(1, full.text)]; // drafts run straight across every cut
+    for (const maxTokens of [1, 2, 5, 13, 40]) {
+      const ar = await gen(engine, { prompt, maxTokens });
+      expect(ar.tokens).toEqual(full.tokens.slice(0, maxTokens));
+      expect(ar.finishReason).toBe('length');
+      for (const mode of MODES) {
+        const sd = await gen(engine, { prompt, maxTokens, mode, passages });
+        expect(sd.tokens, `${mode} max ${maxTokens}`).toEqual(ar.tokens);
+        expect(sd.text).toBe(ar.text);
+        expect(sd.stream).toBe(ar.text);
+        expect(sd.finishReason).toBe(ar.finishReason);
+      }
+    }
+  });
+
+  it('EOS inside an accepted span ends the output token for token as in AR', async () => {
+    // The random tiny model never picks <|im_end|>, so the same weights are written again
+    // with one token it does emit declared as an end token (eot): AR then stops at it.
+    // (greedy on this random model mostly repeats one token; this prompt's output switches
+    // token after 27, so the end token falls in the middle of a copied span)
+    const prompt = 'the in er.';
+    const full = await gen(engine, { prompt, maxTokens: 40 });
+    // the token whose first appearance comes last: the longest output before the stop
+    const firstAt = (t: number): number => full.tokens.indexOf(t);
+    const eot = full.tokens.reduce((a, b) => (firstAt(b) > firstAt(a) ? b : a));
+    expect(firstAt(eot), 'AR emits something before the end token').toBeGreaterThanOrEqual(8);
+    const dir = path.join(tmp, 'eot');
+    fs.mkdirSync(dir);
+    const tiny = writeTinyLlamaGguf(path.join(dir, 'model.gguf'), {
+      layers: 3,
+      seed: 5,
+      extraMetadata: { 'tokenizer.ggml.eot_token_id': { type: 'UINT32', value: eot } },
+    });
+    await convertGguf(tiny.path, dir, { weights: 'fp32' });
+    await convertGguf(tiny.path, dir, { weights: 'fp32', layers: [0], name: 'draft-fp32' });
+    const eotEngine = await loadEngine({
+      model: dir,
+      variant: 'fp32',
+      drafter: dir,
+      drafterVariant: 'draft-fp32',
+      costCurve: false,
+      threads: 1,
+    });
+    try {
+      const ar = await gen(eotEngine, { prompt, maxTokens: 40 });
+      expect(ar.finishReason).toBe('stop');
+      expect(ar.tokens).toEqual(full.tokens.slice(0, full.tokens.indexOf(eot)));
+      // the passage holds the text past the end token, so accepted drafts run through it
+      const passages = [passage(1, full.text)];
+      for (const mode of MODES) {
+        const sd = await gen(eotEngine, { prompt, maxTokens: 40, mode, passages });
+        expect(sd.tokens, mode).toEqual(ar.tokens);
+        expect(sd.text).toBe(ar.text);
+        expect(sd.stream).toBe(ar.text);
+        expect(sd.finishReason).toBe('stop');
+      }
+    } finally {
+      await eotEngine.dispose();
     }
   });
 

@@ -62,6 +62,8 @@ export class ToyLM implements CausalLM {
   readonly config: LlamaConfig;
   readonly capabilities: { treeMask: boolean };
   forwards = 0;
+  /** Tokens fed through forward, prefill and decode together: what a prefix cache saves. */
+  tokensForwarded = 0;
   private readonly table: Float32Array; // [V, V, V]
   private readonly v: number;
   private readonly w: number;
@@ -110,6 +112,7 @@ export class ToyLM implements CausalLM {
     const c = cache as ToyCache;
     if (!this.capabilities.treeMask && mask !== null) throw new Error('toy: this model takes no tree mask');
     this.forwards++;
+    this.tokensForwarded += tokens.length;
     const past = c.entries.length;
     const s = tokens.length;
     const total = past + s;

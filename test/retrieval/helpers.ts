@@ -38,9 +38,13 @@ export function runCli(args: string[], env: Record<string, string> = {}): SpawnS
   });
 }
 
-/** The npm-docs dev set: `../shared/eval` beside the repository (as CI clones it). */
+/**
+ * The npm-docs dev set: `../shared/eval` beside the repository (as CI clones it), or
+ * RAGSPEC_EVAL_FILE for a checkout that is not beside it (as lossless-real.ts reads it).
+ */
 export function devSetPath(): string {
-  const f = path.resolve(repoRoot, '..', 'shared', 'eval', 'npm-docs-dev.jsonl');
+  const f =
+    process.env.RAGSPEC_EVAL_FILE ?? path.resolve(repoRoot, '..', 'shared', 'eval', 'npm-docs-dev.jsonl');
   if (!fs.existsSync(f)) throw new Error(`${f} not found — clone shared/ beside the repository`);
   return f;
 }

@@ -77,7 +77,7 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas, writes: Mo
   r.get(
     '/v1/documents/:id',
     route(async (req, res) => {
-      const id = parseWith(DocId, req.params.id);
+      const id = parseWith(DocId, req.params.id, 'id');
       const doc = await corpus().get(id);
       if (!doc) throw new NotFoundError(`no document with id "${id}"`, 'id');
       res.json(doc);
@@ -87,7 +87,7 @@ export function documentRoutes(state: RuntimeState, schemas: Schemas, writes: Mo
   r.delete(
     '/v1/documents/:id',
     route(async (req, res) => {
-      const id = parseWith(DocId, req.params.id);
+      const id = parseWith(DocId, req.params.id, 'id');
       const store = corpus();
       if (!(await writes.run(() => store.remove(id), disconnectSignal(res))))
         throw new NotFoundError(`no document with id "${id}"`, 'id');

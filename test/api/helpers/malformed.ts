@@ -1,4 +1,8 @@
-/** Malformed requests every ragspec server must refuse with a 4xx and the error envelope. */
+/**
+ * Malformed requests every ragspec server must refuse with a 4xx and the error envelope,
+ * each with the exact `code` and `param` it gets (docs/API.md: a bad field is named by
+ * `param`), checked by `envelopeProblems`.
+ */
 export interface BadRequest {
   name: string;
   method: 'GET' | 'POST' | 'DELETE';
@@ -9,7 +13,9 @@ export interface BadRequest {
   contentType?: string;
   auth?: 'none' | 'wrong' | 'good';
   status: number;
-  code?: string;
+  /** The error envelope's `code` and `param` this case must get (null: the API sends none). */
+  code: string;
+  param: string | null;
 }
 
 const long = (n: number) => 'word '.repeat(Math.ceil(n / 5)).slice(0, n);
@@ -29,6 +35,7 @@ export function malformedRequests(): BadRequest[] {
       contentType: 'application/json',
       status: 400,
       code: 'invalid_json',
+      param: null,
     },
     {
       name: 'answer: body is a JSON array',
@@ -38,6 +45,7 @@ export function malformedRequests(): BadRequest[] {
       contentType: 'application/json',
       status: 400,
       code: 'invalid_body',
+      param: null,
     },
     {
       name: 'answer: body is a JSON string',
@@ -47,6 +55,7 @@ export function malformedRequests(): BadRequest[] {
       contentType: 'application/json',
       status: 400,
       code: 'invalid_body',
+      param: null,
     },
     {
       name: 'answer: body is JSON null',
@@ -56,6 +65,7 @@ export function malformedRequests(): BadRequest[] {
       contentType: 'application/json',
       status: 400,
       code: 'invalid_body',
+      param: null,
     },
     {
       name: 'answer: body is a JSON number',
@@ -65,22 +75,97 @@ export function malformedRequests(): BadRequest[] {
       contentType: 'application/json',
       status: 400,
       code: 'invalid_body',
+      param: null,
     },
-    { name: 'answer: empty object', method: 'POST', path: A, body: {}, status: 400 },
-    { name: 'answer: empty question', method: 'POST', path: A, body: { question: '' }, status: 400 },
-    { name: 'answer: blank question', method: 'POST', path: A, body: { question: '   ' }, status: 400 },
-    { name: 'answer: question is a number', method: 'POST', path: A, body: { question: 123 }, status: 400 },
-    { name: 'answer: unknown field', method: 'POST', path: A, body: { ...q, colour: 'blue' }, status: 400 },
-    { name: 'answer: top_k negative', method: 'POST', path: A, body: { ...q, top_k: -1 }, status: 400 },
-    { name: 'answer: top_k over the cap', method: 'POST', path: A, body: { ...q, top_k: 1000 }, status: 400 },
-    { name: 'answer: top_k fractional', method: 'POST', path: A, body: { ...q, top_k: 2.5 }, status: 400 },
-    { name: 'answer: max_tokens 0', method: 'POST', path: A, body: { ...q, max_tokens: 0 }, status: 400 },
+    {
+      name: 'answer: empty object',
+      method: 'POST',
+      path: A,
+      body: {},
+      status: 400,
+      code: 'invalid_value',
+      param: 'question',
+    },
+    {
+      name: 'answer: empty question',
+      method: 'POST',
+      path: A,
+      body: { question: '' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'question',
+    },
+    {
+      name: 'answer: blank question',
+      method: 'POST',
+      path: A,
+      body: { question: '   ' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'question',
+    },
+    {
+      name: 'answer: question is a number',
+      method: 'POST',
+      path: A,
+      body: { question: 123 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'question',
+    },
+    {
+      name: 'answer: unknown field',
+      method: 'POST',
+      path: A,
+      body: { ...q, colour: 'blue' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'colour',
+    },
+    {
+      name: 'answer: top_k negative',
+      method: 'POST',
+      path: A,
+      body: { ...q, top_k: -1 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'top_k',
+    },
+    {
+      name: 'answer: top_k over the cap',
+      method: 'POST',
+      path: A,
+      body: { ...q, top_k: 1000 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'top_k',
+    },
+    {
+      name: 'answer: top_k fractional',
+      method: 'POST',
+      path: A,
+      body: { ...q, top_k: 2.5 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'top_k',
+    },
+    {
+      name: 'answer: max_tokens 0',
+      method: 'POST',
+      path: A,
+      body: { ...q, max_tokens: 0 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'max_tokens',
+    },
     {
       name: 'answer: max_tokens over the cap',
       method: 'POST',
       path: A,
       body: { ...q, max_tokens: 1_000_000 },
       status: 400,
+      code: 'invalid_value',
+      param: 'max_tokens',
     },
     {
       name: 'answer: max_tokens as a string',
@@ -88,6 +173,8 @@ export function malformedRequests(): BadRequest[] {
       path: A,
       body: { ...q, max_tokens: '10' },
       status: 400,
+      code: 'invalid_value',
+      param: 'max_tokens',
     },
     {
       name: 'answer: temperature negative',
@@ -95,6 +182,8 @@ export function malformedRequests(): BadRequest[] {
       path: A,
       body: { ...q, temperature: -1 },
       status: 400,
+      code: 'invalid_value',
+      param: 'temperature',
     },
     {
       name: 'answer: temperature too high',
@@ -102,17 +191,53 @@ export function malformedRequests(): BadRequest[] {
       path: A,
       body: { ...q, temperature: 7 },
       status: 400,
+      code: 'invalid_value',
+      param: 'temperature',
     },
-    { name: 'answer: top_p 0', method: 'POST', path: A, body: { ...q, top_p: 0 }, status: 400 },
-    { name: 'answer: top_p above 1', method: 'POST', path: A, body: { ...q, top_p: 1.5 }, status: 400 },
-    { name: 'answer: seed negative', method: 'POST', path: A, body: { ...q, seed: -3 }, status: 400 },
-    { name: 'answer: unknown mode', method: 'POST', path: A, body: { ...q, mode: 'turbo' }, status: 400 },
+    {
+      name: 'answer: top_p 0',
+      method: 'POST',
+      path: A,
+      body: { ...q, top_p: 0 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'top_p',
+    },
+    {
+      name: 'answer: top_p above 1',
+      method: 'POST',
+      path: A,
+      body: { ...q, top_p: 1.5 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'top_p',
+    },
+    {
+      name: 'answer: seed negative',
+      method: 'POST',
+      path: A,
+      body: { ...q, seed: -3 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'seed',
+    },
+    {
+      name: 'answer: unknown mode',
+      method: 'POST',
+      path: A,
+      body: { ...q, mode: 'turbo' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'mode',
+    },
     {
       name: 'answer: stream not a boolean',
       method: 'POST',
       path: A,
       body: { ...q, stream: 'yes' },
       status: 400,
+      code: 'invalid_value',
+      param: 'stream',
     },
     {
       name: 'answer: too many stop strings',
@@ -120,14 +245,26 @@ export function malformedRequests(): BadRequest[] {
       path: A,
       body: { ...q, stop: ['a', 'b', 'c', 'd', 'e', 'f'] },
       status: 400,
+      code: 'invalid_value',
+      param: 'stop',
     },
-    { name: 'answer: empty stop string', method: 'POST', path: A, body: { ...q, stop: '' }, status: 400 },
+    {
+      name: 'answer: empty stop string',
+      method: 'POST',
+      path: A,
+      body: { ...q, stop: '' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'stop',
+    },
     {
       name: 'answer: question over the length limit',
       method: 'POST',
       path: A,
       body: { question: long(40_000) },
       status: 400,
+      code: 'invalid_value',
+      param: 'question',
     },
     {
       name: 'answer: body over the size limit',
@@ -136,6 +273,7 @@ export function malformedRequests(): BadRequest[] {
       body: { question: long(3_000_000) },
       status: 413,
       code: 'payload_too_large',
+      param: null,
     },
     {
       name: 'answer: text/plain body',
@@ -144,10 +282,34 @@ export function malformedRequests(): BadRequest[] {
       raw: 'What does npm ci do?',
       contentType: 'text/plain',
       status: 415,
+      code: 'unsupported_media_type',
+      param: null,
     },
-    { name: 'answer: GET is not allowed', method: 'GET', path: A, status: 405 },
-    { name: 'unknown route', method: 'GET', path: '/v1/nothing-here', status: 404 },
-    { name: 'chat: model missing', method: 'POST', path: C, body: { messages: chat.messages }, status: 400 },
+    {
+      name: 'answer: GET is not allowed',
+      method: 'GET',
+      path: A,
+      status: 405,
+      code: 'method_not_allowed',
+      param: null,
+    },
+    {
+      name: 'unknown route',
+      method: 'GET',
+      path: '/v1/nothing-here',
+      status: 404,
+      code: 'not_found',
+      param: null,
+    },
+    {
+      name: 'chat: model missing',
+      method: 'POST',
+      path: C,
+      body: { messages: chat.messages },
+      status: 400,
+      code: 'invalid_value',
+      param: 'model',
+    },
     {
       name: 'chat: unknown model',
       method: 'POST',
@@ -155,14 +317,25 @@ export function malformedRequests(): BadRequest[] {
       body: { ...chat, model: 'gpt-9' },
       status: 404,
       code: 'not_found',
+      param: 'model',
     },
-    { name: 'chat: no messages', method: 'POST', path: C, body: { ...chat, messages: [] }, status: 400 },
+    {
+      name: 'chat: no messages',
+      method: 'POST',
+      path: C,
+      body: { ...chat, messages: [] },
+      status: 400,
+      code: 'invalid_value',
+      param: 'messages',
+    },
     {
       name: 'chat: unknown role',
       method: 'POST',
       path: C,
       body: { ...chat, messages: [{ role: 'robot', content: 'x' }] },
       status: 400,
+      code: 'invalid_value',
+      param: 'messages.0.role',
     },
     {
       name: 'chat: content is a number',
@@ -170,14 +343,26 @@ export function malformedRequests(): BadRequest[] {
       path: C,
       body: { ...chat, messages: [{ role: 'user', content: 5 }] },
       status: 400,
+      code: 'invalid_value',
+      param: 'messages.0.content',
     },
-    { name: 'chat: n = 2', method: 'POST', path: C, body: { ...chat, n: 2 }, status: 400 },
+    {
+      name: 'chat: n = 2',
+      method: 'POST',
+      path: C,
+      body: { ...chat, n: 2 },
+      status: 400,
+      code: 'invalid_value',
+      param: 'n',
+    },
     {
       name: 'chat: unknown stream_options key',
       method: 'POST',
       path: C,
       body: { ...chat, stream: true, stream_options: { include_usage: true, x: 1 } },
       status: 400,
+      code: 'invalid_value',
+      param: 'stream_options.x',
     },
     {
       name: 'chat: tools',
@@ -185,6 +370,8 @@ export function malformedRequests(): BadRequest[] {
       path: C,
       body: { ...chat, tools: [{ type: 'function' }] },
       status: 400,
+      code: 'invalid_value',
+      param: 'tools',
     },
     {
       name: 'chat: retrieval is a string',
@@ -192,6 +379,8 @@ export function malformedRequests(): BadRequest[] {
       path: C,
       body: { ...chat, retrieval: 'yes' },
       status: 400,
+      code: 'invalid_value',
+      param: 'retrieval',
     },
     {
       name: 'chat: prompt longer than the context window',
@@ -204,6 +393,7 @@ export function malformedRequests(): BadRequest[] {
       },
       status: 400,
       code: 'context_length_exceeded',
+      param: 'messages',
     },
     {
       name: 'chat: max_tokens does not fit beside the prompt',
@@ -217,6 +407,7 @@ export function malformedRequests(): BadRequest[] {
       },
       status: 400,
       code: 'context_length_exceeded',
+      param: 'messages',
     },
     {
       name: 'documents: path escapes with ..',
@@ -224,6 +415,8 @@ export function malformedRequests(): BadRequest[] {
       path: D,
       body: { path: '../../etc/passwd', text: 'x' },
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
     {
       name: 'documents: absolute path',
@@ -231,6 +424,8 @@ export function malformedRequests(): BadRequest[] {
       path: D,
       body: { path: '/etc/passwd', text: 'x' },
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
     {
       name: 'documents: dot segment',
@@ -238,6 +433,8 @@ export function malformedRequests(): BadRequest[] {
       path: D,
       body: { path: 'a/./b.md', text: 'x' },
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
     {
       name: 'documents: backslash path',
@@ -245,9 +442,28 @@ export function malformedRequests(): BadRequest[] {
       path: D,
       body: { path: 'a\\..\\b.md', text: 'x' },
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
-    { name: 'documents: empty text', method: 'POST', path: D, body: { path: 'a.md', text: '' }, status: 400 },
-    { name: 'documents: missing path', method: 'POST', path: D, body: { text: 'hello' }, status: 400 },
+    {
+      name: 'documents: empty text',
+      method: 'POST',
+      path: D,
+      body: { path: 'a.md', text: '' },
+      status: 400,
+      code: 'invalid_value',
+      param: 'text',
+    },
+    {
+      name: 'documents: missing path',
+      method: 'POST',
+      path: D,
+      body: { text: 'hello' },
+      status: 400,
+      code: 'invalid_value',
+      // the body fits neither shape (one document, or `documents: [...]`): no one field to name
+      param: null,
+    },
     {
       name: 'documents: duplicate path in one request',
       method: 'POST',
@@ -259,6 +475,8 @@ export function malformedRequests(): BadRequest[] {
         ],
       },
       status: 400,
+      code: 'invalid_request',
+      param: 'path',
     },
     {
       name: 'documents: text body without ?path',
@@ -267,6 +485,8 @@ export function malformedRequests(): BadRequest[] {
       raw: 'hello',
       contentType: 'text/plain',
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
     {
       name: 'documents: text body with ../ path',
@@ -275,16 +495,81 @@ export function malformedRequests(): BadRequest[] {
       raw: 'hello',
       contentType: 'text/plain',
       status: 400,
+      code: 'invalid_value',
+      param: 'path',
     },
-    { name: 'documents: id with ..', method: 'GET', path: `${D}/..%2F..%2Fetc`, status: 400 },
-    { name: 'documents: unknown id', method: 'GET', path: `${D}/f-0000000000000000`, status: 404 },
-    { name: 'documents: delete unknown id', method: 'DELETE', path: `${D}/f-0000000000000000`, status: 404 },
-    { name: 'documents: limit 0', method: 'GET', path: `${D}?limit=0`, status: 400 },
-    { name: 'documents: limit not a number', method: 'GET', path: `${D}?limit=abc`, status: 400 },
-    { name: 'documents: DELETE on the collection is not allowed', method: 'DELETE', path: D, status: 405 },
-    { name: 'analytics: bad window', method: 'GET', path: '/v1/analytics?window=forever', status: 400 },
-    { name: 'analytics: unknown parameter', method: 'GET', path: '/v1/analytics?colour=blue', status: 400 },
-    { name: 'models: unknown id', method: 'GET', path: '/v1/models/gpt-9', status: 404 },
+    {
+      name: 'documents: id with ..',
+      method: 'GET',
+      path: `${D}/..%2F..%2Fetc`,
+      status: 400,
+      code: 'invalid_value',
+      param: 'id',
+    },
+    {
+      name: 'documents: unknown id',
+      method: 'GET',
+      path: `${D}/f-0000000000000000`,
+      status: 404,
+      code: 'not_found',
+      param: 'id',
+    },
+    {
+      name: 'documents: delete unknown id',
+      method: 'DELETE',
+      path: `${D}/f-0000000000000000`,
+      status: 404,
+      code: 'not_found',
+      param: 'id',
+    },
+    {
+      name: 'documents: limit 0',
+      method: 'GET',
+      path: `${D}?limit=0`,
+      status: 400,
+      code: 'invalid_value',
+      param: 'limit',
+    },
+    {
+      name: 'documents: limit not a number',
+      method: 'GET',
+      path: `${D}?limit=abc`,
+      status: 400,
+      code: 'invalid_value',
+      param: 'limit',
+    },
+    {
+      name: 'documents: DELETE on the collection is not allowed',
+      method: 'DELETE',
+      path: D,
+      status: 405,
+      code: 'method_not_allowed',
+      param: null,
+    },
+    {
+      name: 'analytics: bad window',
+      method: 'GET',
+      path: '/v1/analytics?window=forever',
+      status: 400,
+      code: 'invalid_value',
+      param: 'window',
+    },
+    {
+      name: 'analytics: unknown parameter',
+      method: 'GET',
+      path: '/v1/analytics?colour=blue',
+      status: 400,
+      code: 'invalid_value',
+      param: 'colour',
+    },
+    {
+      name: 'models: unknown id',
+      method: 'GET',
+      path: '/v1/models/gpt-9',
+      status: 404,
+      code: 'not_found',
+      param: 'model',
+    },
     {
       name: 'auth: ingest without a key',
       method: 'POST',
@@ -292,6 +577,8 @@ export function malformedRequests(): BadRequest[] {
       body: { path: 'x.md', text: 'x' },
       auth: 'none',
       status: 401,
+      code: 'invalid_api_key',
+      param: null,
     },
     {
       name: 'auth: ingest with a wrong key',
@@ -300,6 +587,8 @@ export function malformedRequests(): BadRequest[] {
       body: { path: 'x.md', text: 'x' },
       auth: 'wrong',
       status: 401,
+      code: 'invalid_api_key',
+      param: null,
     },
     {
       name: 'auth: delete without a key',
@@ -307,7 +596,42 @@ export function malformedRequests(): BadRequest[] {
       path: `${D}/f-0000000000000000`,
       auth: 'none',
       status: 401,
+      code: 'invalid_api_key',
+      param: null,
     },
-    { name: 'auth: answer without a key', method: 'POST', path: A, body: q, auth: 'none', status: 401 },
+    {
+      name: 'auth: answer without a key',
+      method: 'POST',
+      path: A,
+      body: q,
+      auth: 'none',
+      status: 401,
+      code: 'invalid_api_key',
+      param: null,
+    },
   ];
+}
+
+/** How a response departs from what case `c` must get (empty when it is right). */
+export function envelopeProblems(
+  c: BadRequest,
+  res: { status: number; headers: Record<string, string>; body: unknown },
+): string[] {
+  const problems: string[] = [];
+  if (res.status !== c.status) problems.push(`status ${res.status}, want ${c.status}`);
+  if (!/application\/json/.test(res.headers['content-type'] ?? '')) problems.push('not JSON');
+  const err = (res.body as { error?: Record<string, unknown> } | null)?.error;
+  if (!err) return [...problems, `no error envelope: ${JSON.stringify(res.body)}`];
+  const keys = Object.keys(err).sort().join(',');
+  if (keys !== 'code,message,param,type') problems.push(`envelope keys ${keys}`);
+  if (typeof err.message !== 'string') problems.push('message is not a string');
+  else if (/\n\s+at /.test(err.message)) problems.push('message holds a stack trace');
+  if (err.code !== c.code) problems.push(`code ${JSON.stringify(err.code)}, want ${JSON.stringify(c.code)}`);
+  if (err.param !== c.param)
+    problems.push(`param ${JSON.stringify(err.param)}, want ${JSON.stringify(c.param)}`);
+  if (c.status === 401) {
+    if (err.type !== 'authentication_error') problems.push(`type ${String(err.type)}`);
+    if (res.headers['www-authenticate'] !== 'Bearer') problems.push('no WWW-Authenticate: Bearer');
+  }
+  return problems;
 }
