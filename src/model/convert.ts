@@ -44,16 +44,21 @@ export interface GraphOptions {
 }
 
 /**
- * The defaults, chosen by measurement (docs/BENCHMARKS.md, Model). For int4 weights the GGUF's
- * own Q8_0 head runs as 8-bit MatMulNBits with int8 compute (a quarter of the fp32 head's
- * bytes). The int4 layers keep fp32 compute: with int8 compute onnxruntime's kernels give
- * different logits for S = 1 and S > 1 (|Δ| up to 0.8 on SmolLM2), which would let a draft
- * tree flip a near-tie that plain decoding does not. fp32 weights stay the fp32 reference.
+ * The defaults, chosen by measurement (docs/BENCHMARKS.md, Model):
+ * - the GGUF's own Q8_0 head as 8-bit MatMulNBits with int8 compute: a quarter of the fp32
+ *   head's bytes, and its logits do not depend on S (|Δ| ≤ 6e-5 between S = 1 and S = 40);
+ * - logits only for the rows asked for: prefill runs the head once per chunk;
+ * - decomposed attention over the capacity KV cache: GroupQueryAttention (in-place cache)
+ *   cost 4-6 ms more per decode step on this CPU;
+ * - fp32 compute in the int4 layers: with int8 compute onnxruntime's kernels give different
+ *   logits for different S (|Δ| up to 1.6 on SmolLM2, argmax flips), so a draft tree could
+ *   flip a near-tie that plain decoding does not.
+ * fp32 weights stay the fp32 reference.
  */
 export function defaultGraph(weights: WeightFormat): GraphOptions {
   return weights === 'int4'
-    ? { attention: 'gqa', head: 'q8', accuracy: 0, headAccuracy: 4, logitRows: true }
-    : { attention: 'gqa', head: 'fp32', accuracy: 0, headAccuracy: 0, logitRows: true };
+    ? { attention: 'decomposed', head: 'q8', accuracy: 0, headAccuracy: 4, logitRows: true }
+    : { attention: 'decomposed', head: 'fp32', accuracy: 0, headAccuracy: 0, logitRows: true };
 }
 
 export interface VariantEntry {

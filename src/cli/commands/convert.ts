@@ -96,7 +96,7 @@ export function register(program: Command): void {
     )
     .option(
       '--attention <op>',
-      `attention op: ${ATTENTION_OPS.join(' or ')} (default ${defaultGraph('int4').attention}: com.microsoft GroupQueryAttention, KV cache written in place)`,
+      `attention op: ${ATTENTION_OPS.join(' or ')} (default ${defaultGraph('int4').attention}; gqa = com.microsoft GroupQueryAttention, KV cache written in place)`,
     )
     .option(
       '--head <format>',
