@@ -24,6 +24,25 @@ async function build(
 }
 
 /**
+ * `lm` fed tokens in chunks ending at `ends` (crossing capacity steps) gives the logits of
+ * one full forward of `ref`.
+ */
+async function expectChunkedEqualsFull(ref: OnnxCausalLM, lm: OnnxCausalLM, ends: number[]): Promise<void> {
+  const n = ends[ends.length - 1]!;
+  const ids = Array.from({ length: n }, (_, i) => (i * 13) % ref.config.vocabSize);
+  const a = await ref.forward(ids, range(0, n), null, ref.newCache());
+  const c = lm.newCache();
+  const joined = new Float32Array(a.data.length);
+  let from = 0;
+  for (const to of ends) {
+    const part = await lm.forward(ids.slice(from, to), range(from, to - from), null, c);
+    joined.set(part.data, from * ref.config.vocabSize);
+    from = to;
+  }
+  expect(maxAbsDiff(joined, a.data)).toBeLessThanOrEqual(1e-3);
+}
+
+/**
  * Every graph variant the builder can emit (beyond the KV layout): attention op, head
  * precision, int8 compute and last-row logits, alone and together (the default of setup).
  */
@@ -60,25 +79,7 @@ describe('every graph variant keeps the exact KV properties', () => {
     const cfg = tinyConfig({ contextLength: 1024 });
     const ref = await build(cfg, 'F32', 'fp32', undefined, 'concat');
     const gqa = await build(cfg, 'F32', 'fp32', undefined, 'capacity', { attention: 'gqa' });
-    const ids = Array.from({ length: 300 }, (_, i) => (i * 13) % cfg.vocabSize);
-    const a = await ref.forward(ids, range(0, 300), null, ref.newCache());
-    const c = gqa.newCache();
-    const parts: Float32Array[] = [];
-    for (const [from, to] of [
-      [0, 60],
-      [60, 64],
-      [64, 65],
-      [65, 300],
-    ] as const) {
-      parts.push((await gqa.forward(ids.slice(from, to), range(from, to - from), null, c)).data);
-    }
-    const joined = new Float32Array(a.data.length);
-    let o = 0;
-    for (const x of parts) {
-      joined.set(x, o);
-      o += x.length;
-    }
-    expect(maxAbsDiff(joined, a.data)).toBeLessThanOrEqual(1e-3);
+    await expectChunkedEqualsFull(ref, gqa, [60, 64, 65, 300]);
     await ref.dispose();
     await gqa.dispose();
   });
@@ -109,24 +110,7 @@ describe('KV-cached forward on tiny random models', () => {
     const cfg = tinyConfig({ contextLength: 1024 });
     const full = await build(cfg, 'F32', 'fp32', undefined, 'concat');
     const cap = await build(cfg, 'F32', 'fp32', undefined, 'capacity');
-    const ids = Array.from({ length: 300 }, (_, i) => (i * 13) % cfg.vocabSize);
-    const a = await full.forward(ids, range(0, 300), null, full.newCache());
-    const c = cap.newCache();
-    const parts: Float32Array[] = [];
-    for (const [from, to] of [
-      [0, 250],
-      [250, 251],
-      [251, 300],
-    ] as const) {
-      parts.push((await cap.forward(ids.slice(from, to), range(from, to - from), null, c)).data);
-    }
-    const joined = new Float32Array(a.data.length);
-    let o = 0;
-    for (const x of parts) {
-      joined.set(x, o);
-      o += x.length;
-    }
-    expect(maxAbsDiff(joined, a.data)).toBeLessThanOrEqual(1e-3);
+    await expectChunkedEqualsFull(full, cap, [250, 251, 300]);
     await full.dispose();
     await cap.dispose();
   });
