@@ -18,7 +18,12 @@ export interface BenchVariant {
 
 const int4 = defaultGraph('int4');
 export const BENCH_VARIANTS: BenchVariant[] = [
-  { name: 'int4', weights: 'int4', graph: int4, what: 'default: decomposed attention, Q8_0 head (int8 compute), logit rows' },
+  {
+    name: 'int4',
+    weights: 'int4',
+    graph: int4,
+    what: 'default: decomposed attention, Q8_0 head (int8 compute), logit rows',
+  },
   {
     name: 'int4-before',
     weights: 'int4',
@@ -49,7 +54,12 @@ export const BENCH_VARIANTS: BenchVariant[] = [
     graph: { ...int4, head: 'fp32', headAccuracy: 0 },
     what: 'default with the fp32 head',
   },
-  { name: 'fp32', weights: 'fp32', graph: defaultGraph('fp32'), what: 'fp32 weights, decomposed attention, logit rows' },
+  {
+    name: 'fp32',
+    weights: 'fp32',
+    graph: defaultGraph('fp32'),
+    what: 'fp32 weights, decomposed attention, logit rows',
+  },
 ];
 
 /** `--variants a,b` (default: the first two, default vs before), validated. */

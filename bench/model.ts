@@ -19,17 +19,11 @@ import { loadCausalLM } from '../src/model/load.ts';
 import type { OnnxCausalLM } from '../src/model/onnx/causal-lm.ts';
 import type { KvCache } from '../src/model/types.ts';
 import { repoRoot } from '../src/util/paths.ts';
+import { flag, helpFromHeader } from './args.ts';
 import { convertVariants, cpuModel, pickVariants, type BenchVariant } from './model-variants.ts';
 
 const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-if (argv.includes('--help')) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
-  process.exit(0);
-}
+helpFromHeader(import.meta.url);
 const threadList = (flag('threads') ?? '2').split(',').map(Number);
 const runs = Number(flag('runs') ?? 5);
 const write = !argv.includes('--no-write');

@@ -11,17 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCausalLM } from '../src/model/load.ts';
+import { flag, helpFromHeader } from './args.ts';
 import { convertVariants, cpuModel, pickVariants } from './model-variants.ts';
 
-const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-if (argv.includes('--help')) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
-  process.exit(0);
-}
+helpFromHeader(import.meta.url);
 const variants = pickVariants(flag('variants'));
 const sizes = (flag('sizes') ?? '1,8').split(',').map(Number);
 const threads = Number(flag('threads') ?? 2);
