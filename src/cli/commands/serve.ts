@@ -8,6 +8,7 @@ import type { RagspecConfig } from '../../config/schema.ts';
 import { realRuntime } from '../../api/runtime.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
 import { errorMessage, MissingAssetError } from '../../util/errors.ts';
+import { DEVICE_HELP } from '../decode-flags.ts';
 
 export interface ServeFlags extends ConfigFlags {
   config?: string;
@@ -48,7 +49,8 @@ export function addServeOptions(cmd: Command): Command {
       '--drafter <which>',
       "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
     )
-    .option('--threads <n>', 'onnxruntime intra-op threads');
+    .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--device <device>', `${DEVICE_HELP}; no usable GPU: /readyz is 503 with the reason`);
 }
 
 export function configFrom(o: ServeFlags): RagspecConfig {
@@ -64,6 +66,7 @@ export function configFrom(o: ServeFlags): RagspecConfig {
       queueSize: o.queueSize,
       requestTimeoutMs: o.requestTimeoutMs,
       logLevel: o.logLevel,
+      device: o.device,
     },
   });
 }
@@ -83,7 +86,12 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
   const threads = o.threads === undefined ? undefined : Number(o.threads);
   const srv = await startServer({
     config,
-    load: realRuntime(config, { model: o.model, drafter: o.drafter, threads }),
+    load: realRuntime(config, {
+      model: o.model,
+      drafter: o.drafter,
+      threads,
+      device: config.model.device,
+    }),
     handleSignals: true,
   });
   process.stderr.write(
