@@ -28,7 +28,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--config <file>',
-      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}}',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}, "model": {"device": ...}}',
     )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
