@@ -86,12 +86,7 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
   const threads = o.threads === undefined ? undefined : Number(o.threads);
   const srv = await startServer({
     config,
-    load: realRuntime(config, {
-      model: o.model,
-      drafter: o.drafter,
-      threads,
-      device: config.model.device,
-    }),
+    load: realRuntime(config, { model: o.model, drafter: o.drafter, threads }),
     handleSignals: true,
   });
   process.stderr.write(
