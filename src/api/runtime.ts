@@ -79,7 +79,10 @@ export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions
     log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
     // No usable GPU for config.model.device throws kind 'unavailable': /readyz is 503 with it.
-    state.backend = await loadEngineBackend({ device: config.model.device, ...engineOpts });
+    state.backend = await loadEngineBackend({
+      ...engineOpts,
+      device: engineOpts.device ?? config.model.device,
+    });
     log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
   };
 }
