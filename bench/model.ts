@@ -10,7 +10,9 @@
  *  - peak RSS and the machine.
  * Flags: --variants a,b (see bench/model-variants.ts; default int4,int4-before),
  *        --threads 1,2 (intra-op threads, each measured; default 2), --runs N (default 5),
- *        --spinning off,on (each measured; default off, as in loadCausalLM), --no-write.
+ *        --spinning off,on (each measured; default off, as in loadCausalLM), --no-write,
+ *        --device cpu|webgpu|cuda (default cpu, env RAGSPEC_DEVICE; a GPU run never rewrites the
+ *        CPU table in docs/BENCHMARKS.md, it prints only).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,9 @@ import path from 'node:path';
 import { loadCausalLM } from '../src/model/load.ts';
 import type { OnnxCausalLM } from '../src/model/onnx/causal-lm.ts';
 import type { KvCache } from '../src/model/types.ts';
+import { parseDevice } from '../src/cli/decode-flags.ts';
+import { checkDevice } from '../src/model/onnx/device.ts';
+import { errorMessage } from '../src/util/errors.ts';
 import { repoRoot } from '../src/util/paths.ts';
 import { flag, helpFromHeader } from './args.ts';
 import { convertVariants, cpuModel, pickVariants, type BenchVariant } from './model-variants.ts';
@@ -26,7 +31,14 @@ const argv = process.argv.slice(2);
 helpFromHeader(import.meta.url);
 const threadList = (flag('threads') ?? '2').split(',').map(Number);
 const runs = Number(flag('runs') ?? 5);
-const write = !argv.includes('--no-write');
+const device = parseDevice(flag('device'));
+try {
+  checkDevice(device); // before minutes of converting
+} catch (err) {
+  console.error(`bench:model: ${errorMessage(err)}`);
+  process.exit(1);
+}
+const write = !argv.includes('--no-write') && device === 'cpu';
 const spinList = (flag('spinning') ?? 'off').split(',').map((x) => x.trim() === 'on');
 const variants = pickVariants(flag('variants'));
 const PAST = 512;
@@ -82,7 +94,7 @@ async function oneRound(r: Runner): Promise<void> {
 
 function markdown(rs: Runner[], rssMb: number): string {
   const load = os.loadavg().map((x) => x.toFixed(1));
-  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${load.join(' / ')} (1/5/15 min) at the end, Node ${process.version}, onnxruntime-node CPU provider`;
+  const machine = `${os.cpus().length} cores, ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, load average ${load.join(' / ')} (1/5/15 min) at the end, Node ${process.version}, onnxruntime-node ${device} provider`;
   const label = (r: Runner) => `${r.v.name} ${r.threads}t${r.spinning ? ' spin' : ''}`;
   const ms = (r: Runner, s: number) => median(r.curve.get(s)!);
   return [
@@ -132,7 +144,7 @@ const runners: Runner[] = [];
 for (const spinning of spinList)
   for (const threads of threadList) {
     for (const v of variants) {
-      const lm = await loadCausalLM(dir, { variant: v.name, threads, spinning });
+      const lm = await loadCausalLM(dir, { variant: v.name, threads, spinning, device });
       // Warm-up (untimed): onnxruntime picks kernels and allocates on the first runs.
       const prompt = await prefill(lm, PROMPT);
       const past = await prefill(lm, PAST);

@@ -10,8 +10,48 @@ import type { ChatMessage } from '../engine/types.ts';
 import { boundedQuery } from '../retrieval/fusion.ts';
 import type { Passage } from '../retrieval/types.ts';
 
-export const ANSWER_SYSTEM_PROMPT =
-  'You answer questions about the documents below. Use only their content, copy their wording where it answers the question, and cite passages as [n]. If the documents do not contain the answer, say so.';
+/**
+ * One way of asking: the instruction, and where the numbered passages go — `system`: after
+ * the instruction in the system message, the question alone as the user message; `user`: in
+ * the user message, right before the question.
+ */
+export interface AnswerPrompt {
+  instruction: string;
+  layout: 'system' | 'user';
+}
+
+/**
+ * The variants measured on the dev set (bench/prompts.ts; docs/BENCHMARKS.md, "Answer
+ * prompt"). The default is the one best for quality and speed together.
+ */
+export const ANSWER_PROMPTS = {
+  'copy-wording': {
+    instruction:
+      'You answer questions about the documents below. Use only their content, copy their wording where it answers the question, and cite passages as [n]. If the documents do not contain the answer, say so.',
+    layout: 'system',
+  },
+  'short-quote': {
+    instruction:
+      'Answer the question in one or two short sentences that quote the passage below that answers it, and cite it as [n]. If the documents do not contain the answer, say so.',
+    layout: 'system',
+  },
+  'exact-words': {
+    instruction:
+      "Answer the question with the passage's exact words: copy the sentence from the documents below that answers it, and cite it as [n]. If the documents do not contain the answer, say so.",
+    layout: 'system',
+  },
+  'short-quote-user': {
+    instruction:
+      'Answer the question in one or two short sentences that quote the passage that answers it, and cite it as [n]. If the passages do not contain the answer, say so.',
+    layout: 'user',
+  },
+} as const satisfies Record<string, AnswerPrompt>;
+
+export type AnswerPromptName = keyof typeof ANSWER_PROMPTS;
+export const ANSWER_PROMPT_NAMES = Object.keys(ANSWER_PROMPTS) as AnswerPromptName[];
+export const DEFAULT_ANSWER_PROMPT: AnswerPromptName = 'copy-wording';
+/** The default instruction (chat completions with retrieval put it in the system message). */
+export const ANSWER_SYSTEM_PROMPT: string = ANSWER_PROMPTS[DEFAULT_ANSWER_PROMPT].instruction;
 
 type PromptPassage = Pick<Passage, 'title' | 'path' | 'text'>;
 
@@ -21,10 +61,19 @@ export function numberedPassages(passages: readonly PromptPassage[]): string {
 }
 
 /** Messages for answering `question`; without passages (top_k 0) just the question. */
-export function answerMessages(question: string, passages: readonly PromptPassage[]): ChatMessage[] {
+export function answerMessages(
+  question: string,
+  passages: readonly PromptPassage[],
+  prompt: AnswerPrompt = ANSWER_PROMPTS[DEFAULT_ANSWER_PROMPT],
+): ChatMessage[] {
   if (passages.length === 0) return [{ role: 'user', content: question }];
+  if (prompt.layout === 'user')
+    return [
+      { role: 'system', content: prompt.instruction },
+      { role: 'user', content: `${numberedPassages(passages)}\n\nQuestion: ${question}` },
+    ];
   return [
-    { role: 'system', content: `${ANSWER_SYSTEM_PROMPT}\n\n${numberedPassages(passages)}` },
+    { role: 'system', content: `${prompt.instruction}\n\n${numberedPassages(passages)}` },
     { role: 'user', content: question },
   ];
 }

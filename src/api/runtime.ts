@@ -78,7 +78,11 @@ export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions
     state.corpus = await openCorpusService(dir);
     log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
-    state.backend = await loadEngineBackend(engineOpts);
+    // No usable GPU for config.model.device throws kind 'unavailable': /readyz is 503 with it.
+    state.backend = await loadEngineBackend({
+      ...engineOpts,
+      device: engineOpts.device ?? config.model.device,
+    });
     log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
   };
 }

@@ -1,6 +1,8 @@
 /** Flag parsing and stats formatting shared by `ragspec generate` and `ragspec ask`. */
+import { DeviceSchema } from '../config/schema.ts';
 import { RagspecError } from '../util/errors.ts';
 import { DECODE_MODES, isDecodeMode } from '../drafting/modes.ts';
+import { DEVICES, type Device } from '../model/onnx/device.ts';
 import type { DecodeMode, GenerationStats, SamplingSettings } from '../engine/types.ts';
 
 export interface SamplingFlags {
@@ -17,6 +19,24 @@ export function parseMode(v: string): DecodeMode {
       hint: `use one of ${DECODE_MODES.join(', ')}`,
     });
   return v;
+}
+
+/** `--device` help, the same on every command that loads a model. */
+export const DEVICE_HELP =
+  'where the model runs: cpu, webgpu (a GPU with a Vulkan driver) or cuda (onnxruntime-node installed with CUDA); default cpu, env RAGSPEC_DEVICE';
+
+/** `--device`, else RAGSPEC_DEVICE, else 'cpu' — checked by the config's own schema. */
+export function parseDevice(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): Device {
+  const fromEnv = env.RAGSPEC_DEVICE === '' ? undefined : env.RAGSPEC_DEVICE;
+  const raw = flag ?? fromEnv ?? 'cpu';
+  const r = DeviceSchema.safeParse(raw);
+  if (!r.success)
+    throw new RagspecError(`unknown ${flag !== undefined ? '--device' : 'RAGSPEC_DEVICE'} "${raw}"`, {
+      kind: 'bad_input',
+      code: 'bad_device',
+      hint: `use one of ${DEVICES.join(', ')}`,
+    });
+  return r.data;
 }
 
 export function parseSampling(o: SamplingFlags): SamplingSettings {

@@ -21,6 +21,7 @@ export const ENV_KEYS: Record<string, { path: [string, string]; kind: 'string' |
   RAGSPEC_MODE: { path: ['generation', 'mode'], kind: 'string' },
   RAGSPEC_DATA_DIR: { path: ['storage', 'dataDir'], kind: 'string' },
   RAGSPEC_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
+  RAGSPEC_DEVICE: { path: ['model', 'device'], kind: 'string' },
 };
 
 /** Command-line flags of `ragspec serve` / `start` that map onto config keys. */
@@ -33,6 +34,7 @@ export interface ConfigFlags {
   logLevel?: string;
   queueSize?: number | string;
   requestTimeoutMs?: number | string;
+  device?: string;
 }
 
 const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> = {
@@ -44,6 +46,7 @@ const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> 
   mode: ['generation', 'mode', 'string'],
   dataDir: ['storage', 'dataDir', 'string'],
   logLevel: ['log', 'level', 'string'],
+  device: ['model', 'device', 'string'],
 };
 
 function parseValue(raw: string, kind: 'string' | 'int', where: string): unknown {

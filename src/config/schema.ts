@@ -5,6 +5,10 @@
 import { z } from 'zod';
 
 import { DECODE_MODES } from '../drafting/modes.ts';
+import { DEVICES } from '../model/onnx/device.ts';
+
+/** Where the models run (src/model/onnx/device.ts); the one validation of a device name. */
+export const DeviceSchema = z.enum(DEVICES);
 
 const server = z
   .strictObject({
@@ -68,7 +72,18 @@ const log = z
   })
   .prefault({});
 
-export const ConfigSchema = z.strictObject({ server, generation, retrieval, storage, log });
+const model = z
+  .strictObject({
+    /**
+     * 'cpu' (default), 'webgpu' (onnxruntime-node's bundled WebGPU provider: a GPU with a
+     * Vulkan driver on Linux) or 'cuda' (onnxruntime-node installed with CUDA). No usable GPU:
+     * /readyz is 503 with the reason.
+     */
+    device: DeviceSchema.default('cpu'),
+  })
+  .prefault({});
+
+export const ConfigSchema = z.strictObject({ server, generation, retrieval, storage, log, model });
 
 export type RagspecConfig = z.infer<typeof ConfigSchema>;
 /** What a config file, env or flags may hold: any subset. */

@@ -10,12 +10,21 @@ import { MissingAssetError, RagspecError } from '../util/errors.ts';
 import { MANIFEST, readManifest, type ModelManifest } from './convert.ts';
 import { OnnxCausalLM } from './onnx/causal-lm.ts';
 import { optimumConfig } from './onnx/optimum.ts';
+import { describePlacement, type Placement } from './onnx/placement.ts';
 import type { ExecutionProvider } from './onnx/session.ts';
 import { TextTokenizer } from './tokenizer/index.ts';
 
 export interface LoadOptions {
-  /** Execution provider: 'cpu' (default) or 'cuda' (onnxruntime-node installed with CUDA). */
+  /**
+   * Where the graph runs (see onnx/device.ts): 'cpu' (default); 'webgpu' (bundled in
+   * onnxruntime-node; needs a GPU with a Vulkan driver on Linux); 'cuda' (onnxruntime-node
+   * installed with CUDA). On a GPU, nodes its provider lacks run on the CPU; which ones is
+   * reported once per graph through `onPlacement`. No usable GPU: a RagspecError of kind
+   * 'unavailable' before onnxruntime is asked.
+   */
   device?: ExecutionProvider;
+  /** Where the GPU placement report goes; default one line on stderr per graph and device. */
+  onPlacement?: (line: string, p: Placement) => void;
   /** Intra-op threads; default onnxruntime's choice (all cores). */
   threads?: number;
   /**
@@ -43,13 +52,30 @@ export function defaultVariant(m: ModelManifest): string {
   return pick;
 }
 
+/** Graphs whose placement was already reported (the log says it once per process). */
+const reported = new Set<string>();
+
+function placementReporter(file: string, opts: LoadOptions): ((p: Placement) => void) | undefined {
+  const device = opts.device ?? 'cpu';
+  if (device === 'cpu') return undefined;
+  const key = `${device}|${path.resolve(file)}`;
+  if (reported.has(key) && !opts.onPlacement) return undefined;
+  return (p) => {
+    reported.add(key);
+    const line = describePlacement(p, path.basename(file));
+    if (opts.onPlacement) opts.onPlacement(line, p);
+    else process.stderr.write(`ragspec: ${line}\n`);
+  };
+}
+
 export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): Promise<OnnxCausalLM> {
-  const session = {
+  const session = (file: string) => ({
     providers: [opts.device ?? 'cpu'],
     intraOpThreads: opts.threads,
     spinning: opts.spinning ?? false,
     profilePrefix: opts.profilePrefix,
-  };
+    onPlacement: placementReporter(file, opts),
+  });
   if (!fs.existsSync(dirOrFile)) {
     throw new MissingAssetError(
       `model ${dirOrFile}`,
@@ -75,7 +101,8 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
         },
       );
     }
-    return OnnxCausalLM.load(path.join(dir, entry.file), entry.config, { ...session, mask: '4d' });
+    const file = path.join(dir, entry.file);
+    return OnnxCausalLM.load(file, entry.config, { ...session(file), mask: '4d' });
   }
 
   const optimumDir = fs.existsSync(path.join(dir, 'config.json')) ? dir : path.dirname(dir);
@@ -83,7 +110,7 @@ export async function loadCausalLM(dirOrFile: string, opts: LoadOptions = {}): P
     const graph = isDir ? path.join(optimumDir, 'onnx', 'model.onnx') : dirOrFile;
     if (!fs.existsSync(graph))
       throw new MissingAssetError(graph, 'an Optimum export keeps its graph at onnx/model.onnx');
-    return OnnxCausalLM.load(graph, optimumConfig(optimumDir), { ...session, mask: '2d' });
+    return OnnxCausalLM.load(graph, optimumConfig(optimumDir), { ...session(graph), mask: '2d' });
   }
   if (dirOrFile.endsWith('.gguf') || fs.existsSync(path.join(dir, 'model.gguf'))) {
     throw new RagspecError(`${dirOrFile} is not converted to ONNX yet`, {

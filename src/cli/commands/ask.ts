@@ -1,8 +1,16 @@
 /** `ragspec ask "question"` — retrieve, answer with drafting from the passages, cite what was copied. */
 import type { Command } from 'commander';
 import { loadEngine } from '../../engine/load.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
+import {
+  DEVICE_HELP,
+  formatStats,
+  parseDevice,
+  parseMode,
+  parseSampling,
+  type SamplingFlags,
+} from '../decode-flags.ts';
 import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
+import { checkDevice } from '../../model/onnx/device.ts';
 import { openCorpus } from '../../retrieval/index.ts';
 import { paths } from '../../util/paths.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
@@ -15,6 +23,7 @@ interface AskFlags extends SamplingFlags {
   data?: string;
   model?: string;
   drafter?: string;
+  device?: string;
 }
 
 export function register(program: Command): void {
@@ -32,11 +41,14 @@ export function register(program: Command): void {
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
     .option('--model <dir>', 'converted model folder')
     .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
+    .option('--device <device>', DEVICE_HELP)
     .action(async (question: string, o: AskFlags) => {
       const k = positiveInt(o.k, '-k');
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
+      const device = parseDevice(o.device);
+      checkDevice(device); // before retrieval: no GPU is known in a moment, not after a search
       const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
       let prepared;
       try {
@@ -45,7 +57,7 @@ export function register(program: Command): void {
         await corpus.close();
       }
       const { passages } = prepared;
-      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
+      const engine = await loadEngine({ model: o.model, drafter: o.drafter, device });
       try {
         const ac = new AbortController();
         const onSig = (): void => ac.abort();

@@ -1,7 +1,14 @@
 /** `ragspec generate` — stream the target model's continuation of a prompt (any decode mode). */
 import type { Command } from 'commander';
 import { loadEngine } from '../../engine/load.ts';
-import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
+import {
+  DEVICE_HELP,
+  formatStats,
+  parseDevice,
+  parseMode,
+  parseSampling,
+  type SamplingFlags,
+} from '../decode-flags.ts';
 import { RagspecError } from '../../util/errors.ts';
 
 interface GenerateFlags extends SamplingFlags {
@@ -13,6 +20,7 @@ interface GenerateFlags extends SamplingFlags {
   stop?: string[];
   model?: string;
   drafter?: string;
+  device?: string;
   stats?: boolean;
   json?: boolean;
 }
@@ -46,6 +54,7 @@ export function register(program: Command): void {
       'drafter model: auto, none, or a converted folder with the same tokenizer',
       'auto',
     )
+    .option('--device <device>', DEVICE_HELP)
     .option('--stats', 'print decoding stats to stderr')
     .option('--json', 'print one JSON object (text, tokens, stats) instead of streaming')
     .action(async (o: GenerateFlags) => {
@@ -56,7 +65,8 @@ export function register(program: Command): void {
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
-      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
+      const device = parseDevice(o.device);
+      const engine = await loadEngine({ model: o.model, drafter: o.drafter, device });
       try {
         const messages = o.chat
           ? [

@@ -8,6 +8,7 @@ import type { RagspecConfig } from '../../config/schema.ts';
 import { realRuntime } from '../../api/runtime.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
 import { errorMessage, MissingAssetError } from '../../util/errors.ts';
+import { DEVICE_HELP } from '../decode-flags.ts';
 
 export interface ServeFlags extends ConfigFlags {
   config?: string;
@@ -27,7 +28,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--config <file>',
-      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}}',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}, "model": {"device": ...}}',
     )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
@@ -48,7 +49,8 @@ export function addServeOptions(cmd: Command): Command {
       '--drafter <which>',
       "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
     )
-    .option('--threads <n>', 'onnxruntime intra-op threads');
+    .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--device <device>', `${DEVICE_HELP}; no usable GPU: /readyz is 503 with the reason`);
 }
 
 export function configFrom(o: ServeFlags): RagspecConfig {
@@ -64,6 +66,7 @@ export function configFrom(o: ServeFlags): RagspecConfig {
       queueSize: o.queueSize,
       requestTimeoutMs: o.requestTimeoutMs,
       logLevel: o.logLevel,
+      device: o.device,
     },
   });
 }

@@ -3,10 +3,16 @@
  * models through `OrtModel`: it checks feeds against the session's input names, names what
  * is missing, and reports dims and types when a run fails.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { RagspecError } from '../../util/errors.ts';
+import { checkDevice, gpuUnavailable, type Device } from './device.ts';
+import { PROVIDER_NAMES, placementOf, type Placement, type ProfileEvent } from './placement.ts';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+/** A device name as onnxruntime-node takes it ('cpu', 'cuda', 'webgpu'); see device.ts. */
+export type ExecutionProvider = Device;
 
 export interface SessionOptions {
   /** Execution providers in order of preference; default ['cpu']. */
@@ -25,6 +31,12 @@ export interface SessionOptions {
    * prefix; `endProfiling()` closes it. For bench/profile.ts, never on by default.
    */
   profilePrefix?: string;
+  /**
+   * Called once, after the first run, with where onnxruntime placed each node (which ones
+   * fell back from the preferred provider to the CPU). The first run is profiled for it, then
+   * profiling stops. Ignored with `profilePrefix` (the caller reads that trace itself).
+   */
+  onPlacement?: (p: Placement) => void;
 }
 
 export type TensorType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
@@ -36,15 +48,26 @@ export interface HostTensor {
   dims: readonly number[];
 }
 
+/** Profiling of the first run, for `onPlacement`: the trace's folder and who wants it. */
+interface PlacementProbe {
+  dir: string;
+  preferred: string;
+  report: (p: Placement) => void;
+}
+
 export class OrtModel {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly source: string,
+    private placement: PlacementProbe | null = null,
   ) {}
 
   static async load(model: string | Uint8Array, opts: SessionOptions = {}): Promise<OrtModel> {
     const providers = opts.providers ?? ['cpu'];
+    // Before onnxruntime: a missing Vulkan loader is our one line, not Dawn's native warning.
+    for (const p of providers) checkDevice(p);
     const so: ort.InferenceSession.SessionOptions = {
+      // onnxruntime appends the CPU provider itself: nodes the first one lacks run there.
       executionProviders: providers,
       graphOptimizationLevel: 'all',
     };
@@ -52,9 +75,17 @@ export class OrtModel {
     if (opts.interOpThreads) so.interOpNumThreads = opts.interOpThreads;
     if (opts.spinning === false)
       so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    let probe: PlacementProbe | null = null;
     if (opts.profilePrefix) {
       so.enableProfiling = true;
       so.profileFilePrefix = opts.profilePrefix;
+    } else if (opts.onPlacement) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-placement-'));
+      probe = { dir, preferred: PROVIDER_NAMES[providers[0] ?? 'cpu']!, report: opts.onPlacement };
+      so.enableProfiling = true;
+      so.profileFilePrefix = path.join(dir, 'run');
+      // The placement report replaces onnxruntime's own "some nodes were not assigned" warning.
+      so.logSeverityLevel = 3;
     }
     const source = typeof model === 'string' ? model : `<${model.byteLength}-byte model>`;
     try {
@@ -62,18 +93,10 @@ export class OrtModel {
         typeof model === 'string'
           ? await ort.InferenceSession.create(model, so)
           : await ort.InferenceSession.create(model, so);
-      return new OrtModel(session, source);
+      return new OrtModel(session, source, probe);
     } catch (err) {
-      throw new RagspecError(
-        `cannot load ONNX model ${source} with providers [${providers.join(', ')}]: ${firstLine(err)}`,
-        {
-          code: 'onnx_load_failed',
-          hint: providers.includes('cuda')
-            ? 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and a CUDA 12 runtime; use --device cpu otherwise'
-            : 're-run `npx ragspec setup` (or `npx ragspec convert`) to rebuild the model file',
-          cause: err,
-        },
-      );
+      if (probe) fs.rmSync(probe.dir, { recursive: true, force: true });
+      throw loadError(err, source, providers);
     }
   }
 
@@ -141,6 +164,7 @@ export class OrtModel {
         cause: err,
       });
     }
+    if (this.placement) this.reportPlacement(this.placement);
     const out: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(result)) {
       if (into?.[name]) {
@@ -153,14 +177,63 @@ export class OrtModel {
     return out;
   }
 
+  /** After the first run: stop profiling, read the trace, report, delete it. Never throws. */
+  private reportPlacement(probe: PlacementProbe): void {
+    this.placement = null;
+    try {
+      this.session.endProfiling();
+      const file = fs.readdirSync(probe.dir).find((f) => f.endsWith('.json'));
+      const events = file
+        ? (JSON.parse(fs.readFileSync(path.join(probe.dir, file), 'utf8')) as ProfileEvent[])
+        : [];
+      probe.report(placementOf(events, probe.preferred));
+    } catch {
+      // A report we cannot read is no reason to fail a forward.
+    } finally {
+      fs.rmSync(probe.dir, { recursive: true, force: true });
+    }
+  }
+
   /** Stop profiling and flush the trace file (see `profilePrefix`). */
   endProfiling(): void {
     this.session.endProfiling();
   }
 
   async dispose(): Promise<void> {
+    if (this.placement) fs.rmSync(this.placement.dir, { recursive: true, force: true });
+    this.placement = null;
     await this.session.release();
   }
+}
+
+/** Why a session could not be created, in one line: no GPU is `unavailable`, a bad file is not. */
+function loadError(err: unknown, source: string, providers: readonly ExecutionProvider[]): RagspecError {
+  const why = firstLine(err);
+  if (providers.includes('webgpu') && /WebGPU adapter|No supported adapters/i.test(why)) {
+    // The Vulkan loader is there (checkDevice passed) but no driver offers a GPU.
+    return gpuUnavailable(
+      'webgpu',
+      'no GPU adapter found (the Vulkan loader is installed, but no Vulkan driver offers a GPU)',
+      'install the GPU vendor’s driver with Vulkan support (check with `vulkaninfo --summary`)',
+      err,
+    );
+  }
+  if (providers.includes('cuda') && /cuda|provider|libonnxruntime_providers/i.test(why)) {
+    return gpuUnavailable(
+      'cuda',
+      `the CUDA execution provider could not start (${why})`,
+      'install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 and a CUDA 12 runtime',
+      err,
+    );
+  }
+  return new RagspecError(
+    `cannot load ONNX model ${source} with providers [${providers.join(', ')}]: ${why}`,
+    {
+      code: 'onnx_load_failed',
+      hint: 're-run `npx ragspec setup` (or `npx ragspec convert`) to rebuild the model file',
+      cause: err,
+    },
+  );
 }
 
 function firstLine(err: unknown): string {
