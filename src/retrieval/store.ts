@@ -153,6 +153,17 @@ export class Store implements SearchStore {
     );
   }
 
+  /** A document's passages as written (ord order), for copying a corpus to another store. */
+  passageRowsOf(docId: string): NewPassage[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, ord, start, end, heading_path AS headingPath, text, content_hash AS contentHash, tokens
+         FROM passages WHERE doc_id = ? ORDER BY ord`,
+      )
+      .all(docId) as (Omit<NewPassage, 'headingPath'> & { headingPath: string })[];
+    return rows.map((r) => ({ ...r, id: Number(r.id), headingPath: JSON.parse(r.headingPath) as string[] }));
+  }
+
   allPassageIds(): number[] {
     return (this.db.prepare('SELECT id FROM passages ORDER BY id').pluck().all() as number[]).map(Number);
   }

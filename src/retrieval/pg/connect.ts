@@ -11,7 +11,7 @@ export const URL_HINT = 'use postgres://USER:PASSWORD@HOST:5432/DATABASE';
 const WHERE_HINT = 'set storage.url in the config, RAGSPEC_DATABASE_URL, or --store';
 
 /** True for the URLs that select the PostgreSQL store. */
-export function isPostgresUrl(s: string | undefined | null): s is string {
+export function isPostgresUrl(s: string | undefined | null): boolean {
   return typeof s === 'string' && /^postgres(ql)?:\/\//i.test(s.trim());
 }
 
