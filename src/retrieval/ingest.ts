@@ -135,6 +135,7 @@ export async function ingestDocuments(
   corpus: WritableCorpus,
   input: readonly NewDocument[],
   onProgress?: ProgressFn,
+  opts: Pick<IngestOptions, 'commitEvery'> = {},
 ): Promise<IngestSummary & { ids: string[] }> {
   const docs: SourceDocument[] = [];
   const issues: LoadIssue[] = [];
@@ -161,7 +162,7 @@ export async function ingestDocuments(
       origin: 'api',
     });
   });
-  const summary = await ingestSources(corpus, docs, issues, { t0: performance.now() }, onProgress);
+  const summary = await ingestSources(corpus, docs, issues, { ...opts, t0: performance.now() }, onProgress);
   return { ...summary, ids };
 }
 

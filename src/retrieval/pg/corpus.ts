@@ -42,6 +42,8 @@ export interface OpenPgCorpusOptions {
   commonTermShare?: number;
   /** How long a writer waits for another replica's write section before `store_busy`. */
   lockWaitMs?: number;
+  /** Passages per commit (one generation each) for uploads; default as in ingest (256). */
+  commitEvery?: number;
 }
 
 /** Lock waits longer than this become a `store_busy` conflict (default). */
@@ -143,7 +145,7 @@ export class PgCorpus implements CorpusHandle, WritableCorpus {
     docs: readonly NewDocument[],
     onProgress?: ProgressFn,
   ): Promise<IngestSummary & { ids: string[] }> {
-    return ingestDocuments(this, docs, onProgress);
+    return ingestDocuments(this, docs, onProgress, { commitEvery: this.opts.commitEvery });
   }
 
   rebuild(onProgress?: ProgressFn): Promise<IngestSummary> {
