@@ -20,6 +20,8 @@ export interface SearchStore {
   idsUnderPrefix(prefix: string): Awaitable<Set<number>>;
   /** Passages holding `term`, counting at most `cap`. */
   termFrequencyUpTo(term: string, cap: number): Awaitable<number>;
+  /** The same for many terms at once, where one call is cheaper than many (a database round trip). */
+  termFrequenciesUpTo?(terms: readonly string[], cap: number): Awaitable<number[]>;
   /** Full-text ranking of passages holding any of `terms` (OR), best first, higher is better. */
   bm25(terms: readonly string[], limit: number, pathPrefix?: string): Awaitable<Ranked[]>;
   /** Committed passages by id, in the order asked; unknown ids left out. */
@@ -70,6 +72,11 @@ export class HybridSearch {
       (this.commonTermShare === undefined
         ? commonTermCap(total)
         : Math.max(1, Math.floor(total * this.commonTermShare))) + 1;
+    const unknown = terms.filter((t) => !this.termCache.df.has(t));
+    if (unknown.length > 1 && this.store.termFrequenciesUpTo) {
+      const counts = await this.store.termFrequenciesUpTo(unknown, cap);
+      unknown.forEach((t, i) => this.termCache.df.set(t, counts[i]!));
+    }
     const df: number[] = [];
     for (const t of terms) {
       let n = this.termCache.df.get(t);

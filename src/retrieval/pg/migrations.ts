@@ -19,7 +19,7 @@ export const LOCK_KEYS = { migrate: 72_657_001, write: 72_657_002 } as const;
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'corpus: documents, passages with tsvector and embedding, generation',
+    name: 'corpus: documents, passages with tsvector, length and embedding, generation',
     sql: `
       CREATE TABLE corpus_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -51,6 +51,7 @@ export const MIGRATIONS: readonly Migration[] = [
         content_hash TEXT NOT NULL,
         tokens INTEGER NOT NULL,
         tsv TSVECTOR NOT NULL,           -- title A, headings B, text D
+        len INTEGER NOT NULL,            -- token positions in tsv (BM25's document length)
         embedding BYTEA NOT NULL         -- float32 little-endian [dim]
       );
       CREATE INDEX passages_doc ON passages (doc_id);
