@@ -106,13 +106,11 @@ afterAll(async () => {
 
 describe('two replicas on one PostgreSQL', () => {
   it('a document POSTed to replica A is found by a search on replica B', async () => {
-    const up = await request(a!.url)
-      .post('/v1/documents')
-      .send({
-        path: 'notes/quokka.md',
-        title: 'Quokka notes',
-        text: '# Quokka\n\nThe quokka flag turns on verbose uploads.\n',
-      });
+    const up = await request(a!.url).post('/v1/documents').send({
+      path: 'notes/quokka.md',
+      title: 'Quokka notes',
+      text: '# Quokka\n\nThe quokka flag turns on verbose uploads.\n',
+    });
     expect(up.status).toBe(201);
     // B committed nothing and was never told: its next search reads the new generation.
     const hits = await b.state.corpus!.search('quokka flag verbose', { k: 3 });

@@ -114,13 +114,25 @@ function firstLine(s: string | undefined): string {
 }
 
 /**
+ * Retrieval runs many short queries; PostgreSQL's JIT compiles one for ~100 ms whenever the
+ * planner's estimate is high (e.g. right after a bulk ingest), costing far more than it
+ * saves. Added to the URL's own `options`, which `pg` prefers to its config object.
+ */
+function withSessionSettings(url: string): string {
+  const u = new URL(url.trim());
+  const own = u.searchParams.get('options');
+  u.searchParams.set('options', `${own ? `${own} ` : ''}-c jit=off`);
+  return u.toString();
+}
+
+/**
  * A pool on `url` whose first connection has been made (so a wrong URL fails here, not
  * on the first query). Idle clients that lose their server are dropped, not thrown.
  */
 export async function connectPool(url: string, opts: { max?: number } = {}): Promise<pg.Pool> {
   parsePostgresUrl(url);
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withSessionSettings(url),
     max: opts.max ?? 8,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
@@ -128,6 +140,7 @@ export async function connectPool(url: string, opts: { max?: number } = {}): Pro
   // An idle client whose server went away emits 'error' on the pool; without a listener
   // that would crash the process. The next query gets a fresh client (or a clear error).
   pool.on('error', () => undefined);
+
   try {
     await pool.query('SELECT 1');
   } catch (err) {

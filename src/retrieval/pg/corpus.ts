@@ -224,6 +224,9 @@ export class PgCorpus implements CorpusHandle, WritableCorpus {
         };
         try {
           const out = await fn(writer);
+          // Fresh statistics, so the planner reads the term table by its index at once
+          // instead of waiting for autovacuum.
+          await client.query('ANALYZE passages, passage_terms');
           if ((await this.store.meta('embedder')) === null)
             await this.store.setMeta({ embedder: EMBEDDER_NAME, dim: String(EMBEDDING_DIM) });
           return out;

@@ -19,14 +19,22 @@ export const LOCK_KEYS = { migrate: 72_657_001, write: 72_657_002 } as const;
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'corpus: documents, passages with tsvector, length and embedding, generation',
+    name: 'corpus: documents, passages (tsvector, length, embedding), inverted term table, generation',
     sql: `
+      -- English stemming without a stop-word list, as FTS5's porter tokenizer indexes every word
+      -- (the query side drops function words itself, see fusion.ts).
+      CREATE TEXT SEARCH DICTIONARY ragspec_stem (TEMPLATE = snowball, LANGUAGE = english);
+      CREATE TEXT SEARCH CONFIGURATION ragspec_english (COPY = english);
+      ALTER TEXT SEARCH CONFIGURATION ragspec_english
+        ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH ragspec_stem;
       CREATE TABLE corpus_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         generation BIGINT NOT NULL,      -- bumped by every commit; replicas poll it
-        next_label BIGINT NOT NULL       -- passage ids (= HNSW labels) only grow, never reused
+        next_label BIGINT NOT NULL,      -- passage ids (= HNSW labels) only grow, never reused
+        passages BIGINT NOT NULL,        -- BM25's N and total length, kept by each commit
+        total_len BIGINT NOT NULL
       );
-      INSERT INTO corpus_state VALUES (1, 0, 1);
+      INSERT INTO corpus_state VALUES (1, 0, 1, 0, 0);
       CREATE TABLE corpus_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE documents (
         id TEXT PRIMARY KEY,
@@ -55,7 +63,14 @@ export const MIGRATIONS: readonly Migration[] = [
         embedding BYTEA NOT NULL         -- float32 little-endian [dim]
       );
       CREATE INDEX passages_doc ON passages (doc_id);
-      CREATE INDEX passages_tsv ON passages USING GIN (tsv);
+      -- The inverted index BM25 reads: one row per (lexeme, passage), tf weighted by column.
+      CREATE TABLE passage_terms (
+        lexeme TEXT NOT NULL,
+        passage_id BIGINT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+        tf DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (lexeme, passage_id)
+      );
+      CREATE INDEX passage_terms_passage ON passage_terms (passage_id);
     `,
   },
   {

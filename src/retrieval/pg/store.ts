@@ -21,8 +21,8 @@ import type { IngestStoreView } from '../ingest.ts';
 import type { DocumentWrite, StoredDocument } from '../store.ts';
 import type { DocumentInfo, Passage } from '../types.ts';
 
-/** PostgreSQL's text search configuration; English stemming like FTS5's porter tokenizer. */
-const TS_CONFIG = 'english';
+/** Text search configuration of migration 1: English stemming, no stop words (as FTS5 porter). */
+const TS_CONFIG = 'ragspec_english';
 /** BM25 constants and column weights, as the SQLite store's bm25(passages_fts, 1.0, 2.0, 1.5). */
 const K1 = 1.2;
 const B = 0.75;
@@ -162,7 +162,8 @@ export class PgStore implements SearchStore, IngestStoreView {
   async termFrequenciesUpTo(terms: readonly string[], cap: number): Promise<number[]> {
     if (!terms.length) return [];
     const r = await this.pool.query<{ n: string }>(
-      `SELECT (SELECT count(*) FROM (SELECT 1 FROM passages WHERE tsv @@ plainto_tsquery('${TS_CONFIG}', t.term) LIMIT $2) s) AS n
+      `SELECT (SELECT count(*) FROM (SELECT 1 FROM passage_terms
+                 WHERE lexeme = ANY(tsvector_to_array(to_tsvector('${TS_CONFIG}', ${words('t.term')}))) LIMIT $2) s) AS n
        FROM unnest($1::text[]) WITH ORDINALITY AS t(term, i) ORDER BY t.i`,
       [terms, cap],
     );
@@ -170,39 +171,28 @@ export class PgStore implements SearchStore, IngestStoreView {
   }
 
   async termFrequencyUpTo(term: string, cap: number): Promise<number> {
-    const r = await this.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM (SELECT 1 FROM passages
-         WHERE tsv @@ plainto_tsquery('${TS_CONFIG}', $1) LIMIT $2) s`,
-      [term, cap],
-    );
-    return Number(r.rows[0]!.n);
+    return (await this.termFrequenciesUpTo([term], cap))[0]!;
   }
 
   /**
-   * BM25 (as FTS5 computes it) over the passages holding any of `terms`. The terms are
-   * plain words (`ftsTerms`); they are stemmed by to_tsvector, and the lexemes, which hold
-   * only letters, digits and '_', are OR-ed into a tsquery.
+   * BM25 (as FTS5 computes it) over the passages holding any of `terms` (plain words from
+   * `ftsTerms`, stemmed here as the passages were), read from the inverted term table.
    */
   async bm25(terms: readonly string[], limit: number, pathPrefix?: string): Promise<Ranked[]> {
     if (!terms.length) return [];
     const args: unknown[] = [terms.join(' '), limit];
     if (pathPrefix) args.push(pathPrefix);
     const r = await this.pool.query<{ id: string; score: number }>(
-      `WITH lex AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('${TS_CONFIG}', $1))),
-       q AS (SELECT (SELECT string_agg(quote_literal(lexeme), ' | ') FROM lex)::tsquery AS q),
-       stats AS (SELECT count(*)::float8 AS n, greatest(avg(len), 1)::float8 AS avgdl FROM passages),
-       cand AS (SELECT p.id, p.len, p.tsv FROM passages p, q WHERE p.tsv @@ q.q),
-       hits AS (
-         SELECT c.id, c.len, u.lexeme,
-                (SELECT sum(CASE w WHEN 'A' THEN ${TITLE_WEIGHT} WHEN 'B' THEN ${HEADING_WEIGHT} ELSE 1.0 END)
-                 FROM unnest(u.weights) w)::float8 AS tf
-         FROM cand c, unnest(c.tsv) u WHERE u.lexeme IN (SELECT lexeme FROM lex)),
+      `WITH lex AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('${TS_CONFIG}', ${words('$1')}))),
+       stats AS (SELECT greatest(passages, 1)::float8 AS n,
+                        greatest(total_len::float8 / greatest(passages, 1), 1) AS avgdl FROM corpus_state),
+       hits AS (SELECT passage_id AS id, lexeme, tf FROM passage_terms WHERE lexeme IN (SELECT lexeme FROM lex)),
        df AS (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme)
        SELECT h.id,
               sum(greatest(ln((s.n - df.df + 0.5) / (df.df + 0.5)), 1e-6)
-                  * h.tf * (${K1} + 1) / (h.tf + ${K1} * (1 - ${B} + ${B} * h.len / s.avgdl))) AS score
-       FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
-       ${pathPrefix ? 'WHERE h.id IN (SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE starts_with(d.path, $3))' : ''}
+                  * h.tf * (${K1} + 1) / (h.tf + ${K1} * (1 - ${B} + ${B} * p.len / s.avgdl))) AS score
+       FROM hits h JOIN df USING (lexeme) JOIN passages p ON p.id = h.id CROSS JOIN stats s
+       ${pathPrefix ? 'JOIN documents d ON d.id = p.doc_id WHERE starts_with(d.path, $3)' : ''}
        GROUP BY h.id ORDER BY score DESC, h.id LIMIT $2`,
       args,
     );
@@ -228,6 +218,7 @@ export class PgStore implements SearchStore, IngestStoreView {
       const gen = Number(st.rows[0]!.generation);
       let nextLabel = Number(st.rows[0]!.next_label);
       if (opts.clearAll) {
+        await client.query('DELETE FROM passage_terms');
         await client.query('DELETE FROM passages');
         await client.query("UPDATE documents SET content_hash = ''");
       }
@@ -307,11 +298,23 @@ export class PgStore implements SearchStore, IngestStoreView {
               cols.emb,
             ],
           );
+        // The inverted index: each lexeme's weighted frequency (title 2, headings 1.5, text 1).
+        if (cols.id.length)
+          await client.query(
+            `INSERT INTO passage_terms (lexeme, passage_id, tf)
+             SELECT u.lexeme, p.id,
+                    (SELECT sum(CASE w WHEN 'A' THEN ${TITLE_WEIGHT} WHEN 'B' THEN ${HEADING_WEIGHT} ELSE 1.0 END)
+                     FROM unnest(u.weights) w)
+             FROM passages p, unnest(p.tsv) u WHERE p.id = ANY($1::bigint[])`,
+            [cols.id],
+          );
       }
-      await client.query('UPDATE corpus_state SET generation = $1, next_label = $2 WHERE id = 1', [
-        gen + 1,
-        nextLabel,
-      ]);
+      await client.query(
+        `UPDATE corpus_state SET generation = $1, next_label = $2,
+           passages = (SELECT count(*) FROM passages), total_len = (SELECT coalesce(sum(len), 0) FROM passages)
+         WHERE id = 1`,
+        [gen + 1, nextLabel],
+      );
       await client.query('COMMIT');
       return gen + 1;
     } catch (err) {
