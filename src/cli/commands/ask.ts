@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { loadEngine } from '../../engine/load.ts';
 import { formatStats, parseMode, parseSampling, type SamplingFlags } from '../decode-flags.ts';
 import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
-import { openCorpus } from '../../retrieval/index.ts';
-import { paths } from '../../util/paths.ts';
+import { openCorpusAt } from '../../retrieval/index.ts';
+import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
 
 interface AskFlags extends SamplingFlags {
@@ -13,6 +13,7 @@ interface AskFlags extends SamplingFlags {
   mode: string;
   json?: boolean;
   data?: string;
+  store?: string;
   model?: string;
   drafter?: string;
 }
@@ -30,6 +31,7 @@ export function register(program: Command): void {
   )
     .option('--json', 'print one JSON object: answer, passages, citations, stats')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
+    .option('--store <url>', STORE_FLAG_HELP)
     .option('--model <dir>', 'converted model folder')
     .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
     .action(async (question: string, o: AskFlags) => {
@@ -37,7 +39,7 @@ export function register(program: Command): void {
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
       const sampling = parseSampling(o);
       const mode = parseMode(o.mode);
-      const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
+      const corpus = await openCorpusAt(cliStoreTarget(o), { readOnly: true });
       let prepared;
       try {
         prepared = await prepareAnswer(corpus, { question, k, maxTokens, sampling, mode });

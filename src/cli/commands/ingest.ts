@@ -11,18 +11,15 @@ import {
   openCorpus,
   openCorpusAt,
   defaultCorpusRoots,
-  isPostgresUrl,
   redactUrl,
   type CorpusStats,
   type IngestProgress,
   type IngestSummary,
-  type StoreTarget,
 } from '../../retrieval/index.ts';
 import { PgCorpus } from '../../retrieval/pg/corpus.ts';
 import { copySqliteCorpus } from '../../retrieval/pg/copy-sqlite.ts';
-import { URL_HINT } from '../../retrieval/pg/connect.ts';
+import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
 import { RagspecError } from '../../util/errors.ts';
-import { paths } from '../../util/paths.ts';
 
 interface IngestFlags {
   include?: string[];
@@ -63,10 +60,7 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--max-file-size <bytes>', 'refuse files larger than this (default 10485760)')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
-    .option(
-      '--store <url>',
-      'PostgreSQL corpus shared by replicas, postgres://USER:PASSWORD@HOST:5432/DB (default: RAGSPEC_DATABASE_URL when set and --data is not given)',
-    )
+    .option('--store <url>', STORE_FLAG_HELP)
     .option(
       '--copy-from <dir>',
       'with --store: copy an existing SQLite corpus folder (documents, passages, vectors) into PostgreSQL without re-embedding',
@@ -74,7 +68,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'passages per embedding forward (default 16)')
     .option('--commit-every <n>', 'passages per commit / index generation (default 256)')
     .action(async (inputs: string[], o: IngestFlags) => {
-      const target = storeTarget(o);
+      const target = cliStoreTarget(o);
       const dir = target.kind === 'postgres' ? redactUrl(target.url) : target.dir;
       const corpus = await openCorpusAt(target, { embedBatch: positive(o.batch, '--batch') });
       try {
@@ -127,28 +121,6 @@ export function register(program: Command): void {
         await corpus.close();
       }
     });
-}
-
-/** --store URL, else --data DIR, else RAGSPEC_DATABASE_URL, else the default folder. */
-function storeTarget(o: IngestFlags): StoreTarget {
-  if (o.store !== undefined) {
-    if (!isPostgresUrl(o.store))
-      throw new RagspecError(`--store takes a PostgreSQL URL (got "${o.store.slice(0, 60)}")`, {
-        code: 'bad_flag',
-        kind: 'bad_input',
-        hint: `${URL_HINT}; for a folder use --data`,
-      });
-    if (o.data !== undefined)
-      throw new RagspecError('--store and --data name two different corpora', {
-        code: 'bad_flag',
-        kind: 'bad_input',
-        hint: 'give one of them',
-      });
-    return { kind: 'postgres', url: o.store };
-  }
-  const env = process.env.RAGSPEC_DATABASE_URL;
-  if (o.data === undefined && env) return { kind: 'postgres', url: env };
-  return { kind: 'sqlite', dir: o.data ?? paths.data() };
 }
 
 function positive(v: string | undefined, flag: string): number | undefined {
