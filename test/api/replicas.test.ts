@@ -2,12 +2,15 @@
  * Stateless replicas on one real PostgreSQL: replica A is its own server process
  * (test/api/helpers/pg-replica.ts), replica B runs in this process. Shown:
  * - a document POSTed to A is found by a search on B (B's index catches up by generation);
- * - analytics recorded by either replica are aggregated by both;
+ * - analytics recorded by either replica are aggregated by both, and A's data folder is
+ *   never created (nothing a replica needs is on its local disk);
  * - SIGKILLing A in the middle of a multi-commit upload (A commits 16 passages at a time) leaves B serving, the store holding
  *   whole documents only (committed groups), B's index equal to the stored passages, and
  *   the upload finishing through B (committed documents skipped as unchanged).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
@@ -27,6 +30,8 @@ let url: string;
 let a: { child: ChildProcess; url: string } | null = null;
 let b: RunningServer;
 let bCorpus: PgCorpus;
+/** Replica A's data folder: it must never be created (a replica keeps nothing on local disk). */
+const aDataDir = path.join(os.tmpdir(), `ragspec-replica-a-${process.pid}-never`);
 
 function startReplicaA(): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
@@ -38,7 +43,7 @@ function startReplicaA(): Promise<{ child: ChildProcess; url: string }> {
       ],
       {
         cwd: repoRoot,
-        env: { ...process.env, RAGSPEC_DATABASE_URL: url },
+        env: { ...process.env, RAGSPEC_DATABASE_URL: url, RAGSPEC_DATA_DIR: aDataDir },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -130,6 +135,8 @@ describe('two replicas on one PostgreSQL', () => {
       expect(r.status).toBe(200);
       expect(r.body.requests).toBe(2);
     }
+    // A uploaded, answered and recorded analytics without touching its local data folder.
+    expect(fs.existsSync(aDataDir)).toBe(false);
   });
 
   it('killing A during a multi-commit upload leaves B serving and the store consistent', async () => {

@@ -142,7 +142,7 @@ describe.each(STORE_KINDS)('store contract: %s', (kind) => {
     });
   });
 
-  describe('a second process-like reader of the same folder', () => {
+  describe('a second process-like reader of the same store', () => {
     it('picks up a new generation committed by another writer on its next query', async () => {
       const reader = await fx.open(location, { readOnly: true });
       try {
