@@ -8,7 +8,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { RagspecConfig } from '../config/schema.ts';
-import type { AnalyticsStore } from './analytics/store.ts';
+import type { GenerationRecords } from './analytics/store.ts';
 import type { RuntimeState } from './deps.ts';
 import {
   MethodNotAllowedError,
@@ -32,7 +32,7 @@ import { ClientClosedError, ModelWorker } from './worker.ts';
 export interface AppDeps {
   config: RagspecConfig;
   state: RuntimeState;
-  analytics: AnalyticsStore;
+  analytics: GenerationRecords;
   logger?: Logger;
 }
 

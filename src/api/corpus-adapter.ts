@@ -1,10 +1,10 @@
 /**
- * The retrieval package's `Corpus` seen through the HTTP layer's `CorpusService`.
+ * The retrieval package's corpus (SQLite or PostgreSQL) seen through the HTTP layer's `CorpusService`.
  * Uploads go through `ingestDocuments`, the same pipeline as `ragspec ingest`. An uploaded
  * document's id is derived from its path, so posting the same path again replaces it.
  */
 import crypto from 'node:crypto';
-import type { Corpus, SearchOptions } from '../retrieval/index.ts';
+import type { CorpusHandle, SearchOptions } from '../retrieval/index.ts';
 import type { CorpusService, DocumentDetail, DocumentUpload, IngestOutcome } from './deps.ts';
 import { BadFileError } from '../util/errors.ts';
 import { BadRequestError, ServiceUnavailableError } from './errors.ts';
@@ -14,11 +14,11 @@ export function uploadDocId(docPath: string): string {
 }
 
 export class CorpusAdapter implements CorpusService {
-  constructor(readonly corpus: Corpus) {}
+  constructor(readonly corpus: CorpusHandle) {}
 
   /** Load the committed index and the embedder now rather than on the first query. */
   async open(): Promise<void> {
-    this.corpus.currentIndex();
+    await this.corpus.warm();
     await this.corpus.embedder();
   }
 
@@ -56,7 +56,7 @@ export class CorpusAdapter implements CorpusService {
       );
     }
     const wanted = new Set(summary.ids);
-    const documents = this.corpus.listDocuments().filter((d) => wanted.has(d.id));
+    const documents = (await this.corpus.listDocuments()).filter((d) => wanted.has(d.id));
     return {
       documents,
       added: summary.docsAdded,
@@ -67,12 +67,14 @@ export class CorpusAdapter implements CorpusService {
   }
 
   async list(opts: { limit: number; offset: number; prefix?: string }) {
-    const all = this.corpus.listDocuments().filter((d) => !opts.prefix || d.path.startsWith(opts.prefix));
+    const all = (await this.corpus.listDocuments()).filter(
+      (d) => !opts.prefix || d.path.startsWith(opts.prefix),
+    );
     return { documents: all.slice(opts.offset, opts.offset + opts.limit), total: all.length };
   }
 
   async get(id: string): Promise<DocumentDetail | null> {
-    const d = this.corpus.getDocument(id);
+    const d = await this.corpus.getDocument(id);
     if (!d) return null;
     return {
       id: d.id,
@@ -90,7 +92,7 @@ export class CorpusAdapter implements CorpusService {
   }
 
   async stats() {
-    const s = this.corpus.stats();
+    const s = await this.corpus.stats();
     return { documents: s.documents, passages: s.passages };
   }
 

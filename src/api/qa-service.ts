@@ -15,7 +15,7 @@ import {
 import { retrievalQuery } from '../answer/prompt.ts';
 import type { ChatMessage, DecodeMode } from '../engine/types.ts';
 import type { ScoredPassage } from '../retrieval/types.ts';
-import type { AnalyticsStore } from './analytics/store.ts';
+import type { GenerationRecords } from './analytics/store.ts';
 import type { GenerationBackend, RuntimeState } from './deps.ts';
 import { BadRequestError, ContextLengthError, NotFoundError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -54,7 +54,7 @@ export class QaService {
       state: RuntimeState;
       worker: ModelWorker;
       metrics: Metrics;
-      analytics: AnalyticsStore;
+      analytics: GenerationRecords;
       config: RagspecConfig;
     },
   ) {}

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { RagspecConfig } from '../config/schema.ts';
+import { storageKind, type RagspecConfig } from '../config/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 import { loadEngine, type EngineLoadOptions } from '../engine/load.ts';
 import type {
@@ -14,7 +14,7 @@ import type {
   GenerationResult,
 } from '../engine/types.ts';
 import { DECODE_MODES } from '../drafting/modes.ts';
-import { openCorpus } from '../retrieval/index.ts';
+import { openCorpusAt, redactUrl, type StoreTarget } from '../retrieval/index.ts';
 import { paths } from '../util/paths.ts';
 import { CorpusAdapter } from './corpus-adapter.ts';
 import type { GenerationBackend, RuntimeState } from './deps.ts';
@@ -59,8 +59,8 @@ export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<E
  * embedder. /readyz is only 200 after this, so "ready" means a query will work, and a
  * damaged index or a missing embedder shows up as 503 at startup, not on a user's query.
  */
-export async function openCorpusService(dir: string): Promise<CorpusAdapter> {
-  const corpus = await openCorpus(dir);
+export async function openCorpusService(target: string | StoreTarget): Promise<CorpusAdapter> {
+  const corpus = await openCorpusAt(typeof target === 'string' ? { kind: 'sqlite', dir: target } : target);
   const adapter = new CorpusAdapter(corpus);
   try {
     await adapter.open();
@@ -71,12 +71,20 @@ export async function openCorpusService(dir: string): Promise<CorpusAdapter> {
   }
 }
 
+/** The corpus store the config names (see `storageKind`). */
+export function storeTargetOf(config: RagspecConfig): StoreTarget {
+  return storageKind(config) === 'postgres'
+    ? { kind: 'postgres', url: config.storage.url! }
+    : { kind: 'sqlite', dir: dataDirOf(config) };
+}
+
 /** The loader `ragspec serve` uses: open the corpus (index and embedder too), then load the model. */
 export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions = {}): RuntimeLoader {
   return async (state: RuntimeState, log: Logger) => {
-    const dir = dataDirOf(config);
-    state.corpus = await openCorpusService(dir);
-    log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
+    const target = storeTargetOf(config);
+    state.corpus = await openCorpusService(target);
+    const where = target.kind === 'postgres' ? { database: redactUrl(target.url) } : { dataDir: target.dir };
+    log.info({ ...where, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
     // No usable GPU for config.model.device throws kind 'unavailable': /readyz is 503 with it.
     state.backend = await loadEngineBackend({

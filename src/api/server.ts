@@ -8,10 +8,11 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { RagspecConfig } from '../config/schema.ts';
+import { storageKind, type RagspecConfig } from '../config/schema.ts';
 import { paths } from '../util/paths.ts';
 import { errorMessage } from '../util/errors.ts';
-import { AnalyticsStore } from './analytics/store.ts';
+import { PgAnalyticsStore } from './analytics/pg-store.ts';
+import { AnalyticsStore, type GenerationRecords } from './analytics/store.ts';
 import { createApp, createLogger, type RagspecApp } from './app.ts';
 import type { RuntimeState } from './deps.ts';
 import { closeQuietly, startLoading, type RuntimeLoader } from './readiness.ts';
@@ -23,6 +24,15 @@ export function dataDirOf(config: RagspecConfig): string {
 }
 
 export type { RuntimeLoader };
+
+/**
+ * Per-process SQLite file in the data folder, or, with the PostgreSQL store, the shared
+ * table every replica writes to (so nothing a replica needs lives on its local disk).
+ */
+async function openAnalytics(config: RagspecConfig, logger: Logger): Promise<GenerationRecords> {
+  if (storageKind(config) === 'postgres') return PgAnalyticsStore.open(config.storage.url!, { log: logger });
+  return new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE), { log: logger });
+}
 
 export interface RunningServer {
   url: string;
@@ -54,7 +64,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     loadError: null,
     retryAt: null,
   };
-  const analytics = new AnalyticsStore(path.join(dataDirOf(config), ANALYTICS_FILE), { log: logger });
+  const analytics = await openAnalytics(config, logger);
   const api = createApp({ config, state, analytics, logger });
 
   const { headersTimeoutMs, bodyTimeoutMs, maxConnections } = config.server;
@@ -116,7 +126,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await api.writes.idle();
       await closeQuietly(state.backend, logger);
       await closeQuietly(state.corpus, logger);
-      analytics.close();
+      await analytics.close();
       logger.info('stopped');
     })();
     return closing;

@@ -20,6 +20,7 @@ export const ENV_KEYS: Record<string, { path: [string, string]; kind: 'string' |
   RAGSPEC_SHUTDOWN_GRACE_MS: { path: ['server', 'shutdownGraceMs'], kind: 'int' },
   RAGSPEC_MODE: { path: ['generation', 'mode'], kind: 'string' },
   RAGSPEC_DATA_DIR: { path: ['storage', 'dataDir'], kind: 'string' },
+  RAGSPEC_DATABASE_URL: { path: ['storage', 'url'], kind: 'string' },
   RAGSPEC_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   RAGSPEC_DEVICE: { path: ['model', 'device'], kind: 'string' },
 };

@@ -61,8 +61,22 @@ const retrieval = z
 
 const storage = z
   .strictObject({
+    /**
+     * 'sqlite' (one process's folder) or 'postgres' (shared by replicas). Unset: 'postgres'
+     * when `url` is set (e.g. by RAGSPEC_DATABASE_URL alone), else 'sqlite'.
+     */
+    kind: z.enum(['sqlite', 'postgres']).nullable().default(null),
     /** Folder holding the corpus store, index and analytics DB; default `$RAGSPEC_HOME/data`. */
     dataDir: z.string().min(1).nullable().default(null),
+    /** PostgreSQL URL (postgres://user:password@host:5432/db) for the corpus and analytics. */
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//i, 'use postgres://USER:PASSWORD@HOST:5432/DATABASE')
+      .nullable()
+      .default(null),
+  })
+  .refine((s) => s.kind !== 'postgres' || s.url !== null, {
+    message: 'storage.kind "postgres" needs storage.url (or RAGSPEC_DATABASE_URL)',
   })
   .prefault({});
 
@@ -88,3 +102,8 @@ export const ConfigSchema = z.strictObject({ server, generation, retrieval, stor
 export type RagspecConfig = z.infer<typeof ConfigSchema>;
 /** What a config file, env or flags may hold: any subset. */
 export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** The store the config names: PostgreSQL when `storage.kind` says so or only a URL is given. */
+export function storageKind(config: RagspecConfig): 'sqlite' | 'postgres' {
+  return config.storage.kind ?? (config.storage.url ? 'postgres' : 'sqlite');
+}

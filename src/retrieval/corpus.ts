@@ -16,7 +16,8 @@ import { Embedder, EMBEDDING_DIM, EMBEDDER_NAME } from './embedder.ts';
 import { HybridSearch, type SearchResult } from './hybrid.ts';
 import { acquireWriteLock } from './lock.ts';
 import { Store, STORE_FILE, type DocumentWrite } from './store.ts';
-import type { DocumentInfo, Retriever, ScoredPassage, SearchOptions } from './types.ts';
+import type { CorpusHandle, CorpusStats, StoredDocumentView } from './handle.ts';
+import type { DocumentInfo, ScoredPassage, SearchOptions } from './types.ts';
 import { VectorIndex, indexFileName, REBUILD_HINT } from './vector-index.ts';
 import {
   ingestDocuments,
@@ -42,28 +43,10 @@ export interface OpenCorpusOptions {
   commonTermShare?: number;
 }
 
-export type { SearchResult };
+export type { SearchResult, CorpusStats, StoredDocumentView };
 
-export interface CorpusStats {
-  dir: string;
-  documents: number;
-  passages: number;
-  generation: number;
-  indexFile: string | null;
-  indexBytes: number;
-  embedder: string;
-  dim: number;
-}
-
-export interface StoredDocumentView extends DocumentInfo {
-  url: string | null;
-  format: 'markdown' | 'text';
-  origin: 'file' | 'api';
-  /** The text passage offsets point into. */
-  source: string;
-}
-
-export class Corpus implements Retriever, WritableCorpus {
+export class Corpus implements CorpusHandle, WritableCorpus {
+  readonly kind = 'sqlite' as const;
   private index: VectorIndex | null = null;
   private indexGeneration = -1;
   private embedderPromise: Promise<Embedder> | null = null;
@@ -124,6 +107,10 @@ export class Corpus implements Retriever, WritableCorpus {
         throw err;
       }
     }
+  }
+
+  async warm(): Promise<void> {
+    this.currentIndex();
   }
 
   /** Forget the in-memory index (after a failed commit it may hold uncommitted points). */

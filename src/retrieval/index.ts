@@ -12,3 +12,7 @@ export type { IngestRoot, LoadIssue, IssueKind } from './loaders.ts';
 export { defaultCorpusRoots, npmDocsDir } from './default-corpus.ts';
 export { Embedder, EMBEDDING_DIM, EMBEDDER_NAME } from './embedder.ts';
 export * from './types.ts';
+export type { CorpusHandle } from './handle.ts';
+export { openCorpusAt, type StoreTarget } from './open.ts';
+export { PgCorpus, openPgCorpus } from './pg/corpus.ts';
+export { isPostgresUrl, redactUrl } from './pg/connect.ts';

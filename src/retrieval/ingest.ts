@@ -18,7 +18,8 @@ import {
   type LoadIssue,
   type SourceDocument,
 } from './loaders.ts';
-import type { DocumentWrite, NewPassage, Store, StoredDocument } from './store.ts';
+import type { Awaitable } from './hybrid.ts';
+import type { DocumentWrite, NewPassage, StoredDocument } from './store.ts';
 
 /** Bump when chunking changes, so re-ingest re-embeds everything. */
 const CHUNKER_VERSION = 'c1';
@@ -80,17 +81,27 @@ export interface WritableCorpus {
   write<T>(fn: (writer: CorpusWriter) => Promise<T>): Promise<T>;
 }
 
+/** What planning an ingest reads from a store (SQLite answers at once, PostgreSQL with promises). */
+export interface IngestStoreView {
+  generation(): Awaitable<number>;
+  getDocument(id: string): Awaitable<StoredDocument | null>;
+  pendingDocuments(): Awaitable<StoredDocument[]>;
+  allDocuments(): Awaitable<StoredDocument[]>;
+  passageCount(): Awaitable<number>;
+  documentCount(): Awaitable<number>;
+}
+
 /** The corpus as seen from inside its exclusive write section. */
 export interface CorpusWriter {
   /** Read access to the store, for planning what changed. */
-  readonly store: Store;
+  readonly store: IngestStoreView;
   embedder(): Promise<Embedder>;
   /** Commits new document versions (vectors computed) and removals as the next generation. */
   commit(
     writes: readonly (DocumentWrite & { vectors: Float32Array[] })[],
     removed: readonly string[],
     opts?: { clearAll?: boolean },
-  ): number;
+  ): Awaitable<number>;
 }
 
 export async function ingestPaths(
@@ -124,6 +135,7 @@ export async function ingestDocuments(
   corpus: WritableCorpus,
   input: readonly NewDocument[],
   onProgress?: ProgressFn,
+  opts: Pick<IngestOptions, 'commitEvery'> = {},
 ): Promise<IngestSummary & { ids: string[] }> {
   const docs: SourceDocument[] = [];
   const issues: LoadIssue[] = [];
@@ -150,7 +162,7 @@ export async function ingestDocuments(
       origin: 'api',
     });
   });
-  const summary = await ingestSources(corpus, docs, issues, { t0: performance.now() }, onProgress);
+  const summary = await ingestSources(corpus, docs, issues, { ...opts, t0: performance.now() }, onProgress);
   return { ...summary, ids };
 }
 
@@ -172,19 +184,19 @@ async function ingestSources(
     const embedder = await writer.embedder();
     const count = (t: string) => embedder.tokenizer.encode(t, { add_special_tokens: false }).ids.length;
     const store = writer.store;
-    let generation = store.generation();
-    if (opts.rebuild) generation = writer.commit([], [], { clearAll: true });
+    let generation = await store.generation();
+    if (opts.rebuild) generation = await writer.commit([], [], { clearAll: true });
 
     // 1. Which documents are new, changed, unchanged; which are gone.
     const seen = new Map<string, SourceDocument>();
     for (const d of incoming) seen.set(d.id, d);
     const plans: Planned[] = [];
     let skipped = 0;
-    const consider = (d: SourceDocument | StoredDocument, fromStore: boolean) => {
+    const consider = async (d: SourceDocument | StoredDocument, fromStore: boolean) => {
       const chunked = chunkDocument(d.source, d.format, count, DEFAULT_CHUNKING);
       const title = d.title || chunked.title || titleFromPath(d.path);
       const hash = contentHash(d.format, title, d.source);
-      const old = fromStore ? (d as StoredDocument) : store.getDocument(d.id);
+      const old = fromStore ? (d as StoredDocument) : await store.getDocument(d.id);
       if (old && old.contentHash === hash && old.path === d.path) {
         skipped++;
         return;
@@ -208,14 +220,12 @@ async function ingestSources(
         isNew: !old || old.contentHash === '',
       });
     };
-    for (const d of seen.values()) consider(d, false);
+    for (const d of seen.values()) await consider(d, false);
     // Documents a killed or running rebuild left without passages are embedded again from their stored text.
-    for (const d of store.pendingDocuments()) if (!seen.has(d.id)) consider({ ...d, title: d.title }, true);
+    for (const d of await store.pendingDocuments())
+      if (!seen.has(d.id)) await consider({ ...d, title: d.title }, true);
     const removed = opts.prune
-      ? store
-          .allDocuments()
-          .filter((d) => d.origin === 'file' && !seen.has(d.id))
-          .map((d) => d.id)
+      ? (await store.allDocuments()).filter((d) => d.origin === 'file' && !seen.has(d.id)).map((d) => d.id)
       : [];
 
     // 2. Embed and commit in groups of whole documents.
@@ -254,11 +264,11 @@ async function ingestSources(
         vectors: p.chunks.map(() => vectors[v++]!),
       }));
       progress('commit');
-      generation = writer.commit(writes, i >= plans.length ? removed : []);
+      generation = await writer.commit(writes, i >= plans.length ? removed : []);
       docsDone += group.length;
       progress('committed');
     }
-    if (!plans.length && removed.length) generation = writer.commit([], removed);
+    if (!plans.length && removed.length) generation = await writer.commit([], removed);
     progress('done');
 
     const seconds = (performance.now() - opts.t0) / 1000;
@@ -271,8 +281,8 @@ async function ingestSources(
       docsRemoved: removed.length,
       docsFailed: issues.length,
       passagesEmbedded: passagesTotal,
-      passagesTotal: store.passageCount(),
-      documentsTotal: store.documentCount(),
+      passagesTotal: await store.passageCount(),
+      documentsTotal: await store.documentCount(),
       generation,
       seconds,
       passagesPerSecond: seconds > 0 ? passagesTotal / seconds : 0,

@@ -6,6 +6,8 @@
  */
 import Database from 'better-sqlite3';
 import { BadFileError } from '../util/errors.ts';
+import { ftsMatch } from './fusion.ts';
+import type { SearchStore } from './hybrid.ts';
 import type { DocumentInfo, Passage } from './types.ts';
 
 export const STORE_FILE = 'ragspec.db';
@@ -75,7 +77,7 @@ export interface CommitMeta {
   indexBytes: number;
 }
 
-export class Store {
+export class Store implements SearchStore {
   private constructor(
     readonly db: Database.Database,
     readonly file: string,
@@ -151,6 +153,17 @@ export class Store {
     );
   }
 
+  /** A document's passages as written (ord order), for copying a corpus to another store. */
+  passageRowsOf(docId: string): NewPassage[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, ord, start, end, heading_path AS headingPath, text, content_hash AS contentHash, tokens
+         FROM passages WHERE doc_id = ? ORDER BY ord`,
+      )
+      .all(docId) as (Omit<NewPassage, 'headingPath'> & { headingPath: string })[];
+    return rows.map((r) => ({ ...r, id: Number(r.id), headingPath: JSON.parse(r.headingPath) as string[] }));
+  }
+
   allPassageIds(): number[] {
     return (this.db.prepare('SELECT id FROM passages ORDER BY id').pluck().all() as number[]).map(Number);
   }
@@ -203,8 +216,10 @@ export class Store {
   }
   private termProbe: Database.Statement | null = null;
 
-  /** BM25 over text, title and headings; scores sign-flipped so higher is better. */
-  bm25(match: string, limit: number, pathPrefix?: string): { id: number; score: number }[] {
+  /** BM25 over text, title and headings (terms OR-ed); scores sign-flipped so higher is better. */
+  bm25(terms: readonly string[], limit: number, pathPrefix?: string): { id: number; score: number }[] {
+    const match = ftsMatch(terms);
+    if (!match) return [];
     const sql = `SELECT f.rowid AS id, -bm25(passages_fts, 1.0, 2.0, 1.5) AS score
        FROM passages_fts f ${pathPrefix ? 'JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.doc_id' : ''}
        WHERE passages_fts MATCH ? ${pathPrefix ? 'AND substr(d.path, 1, ?) = ?' : ''}

@@ -156,6 +156,15 @@ export class VectorIndex {
     }
   }
 
+  /** The stored (unit-length) vector of a live point, or null. */
+  vector(label: number): Float32Array | null {
+    try {
+      return Float32Array.from(this.hnsw.getPoint(label));
+    } catch {
+      return null;
+    }
+  }
+
   /** Labels of live (not deleted) points (getPoint refuses deleted ones). Diagnostic use: O(n). */
   liveLabels(): number[] {
     return this.hnsw.getIdsList().filter((l) => this.has(l));

@@ -17,7 +17,7 @@ function countingParts() {
     passageCount: () => 1000,
     idsUnderPrefix: () => new Set<number>(),
     termFrequencyUpTo: () => (ops.probes++, 1),
-    bm25: (match: string) => ((ops.orTerms = match.split(' OR ').length), []),
+    bm25: (terms: string[]) => ((ops.orTerms = terms.length), []),
     passages: () => [],
   } as unknown as Store;
   const index = { search: () => [] } as unknown as VectorIndex;

@@ -33,6 +33,18 @@ export interface GenerationRecord {
   ttftMs: number | null;
 }
 
+/**
+ * Where generation records go and are read back: this SQLite file per process, or the shared
+ * PostgreSQL table (`PgAnalyticsStore`) that aggregates every replica's records.
+ */
+export interface GenerationRecords {
+  /** Store one record; never throws (a failed write is logged and dropped). */
+  record(r: GenerationRecord): void;
+  /** All records since `since` (ms since epoch), oldest first. */
+  since(since: number): Promise<GenerationRecord[]>;
+  close(): void | Promise<void>;
+}
+
 /** Where the store reports what it dropped or moved (pino's `warn` fits). */
 export interface AnalyticsLog {
   warn(obj: object, msg: string): void;
@@ -85,7 +97,7 @@ interface Row {
 /** SQLite's answers for "this file is not a database I can use". */
 const CORRUPT_CODES = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 
-export class AnalyticsStore {
+export class AnalyticsStore implements GenerationRecords {
   private readonly db: Database.Database;
   private readonly insertStmt: Database.Statement;
   private readonly pageStmt: Database.Statement;

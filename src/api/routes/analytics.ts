@@ -1,13 +1,13 @@
 /** `GET /v1/analytics?window=…` (JSON) and `GET /analytics` (dashboard + its chart.js). */
 import { Router } from 'express';
-import type { AnalyticsStore } from '../analytics/store.ts';
+import type { GenerationRecords } from '../analytics/store.ts';
 import { summarize } from '../analytics/summary.ts';
 import { CHART_JS_ROUTE, chartJsFile, dashboardHtml } from '../analytics/dashboard.ts';
 import { route } from '../http.ts';
 import { windowMs, type Schemas } from '../schemas.ts';
 import { parseWith } from '../validate.ts';
 
-export function analyticsRoutes(store: AnalyticsStore, schemas: Schemas): Router {
+export function analyticsRoutes(store: GenerationRecords, schemas: Schemas): Router {
   const r = Router();
   const html = dashboardHtml();
   const chartFile = chartJsFile();

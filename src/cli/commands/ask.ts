@@ -11,8 +11,8 @@ import {
 } from '../decode-flags.ts';
 import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
 import { checkDevice } from '../../model/onnx/device.ts';
-import { openCorpus } from '../../retrieval/index.ts';
-import { paths } from '../../util/paths.ts';
+import { openCorpusAt } from '../../retrieval/index.ts';
+import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
 
 interface AskFlags extends SamplingFlags {
@@ -21,6 +21,7 @@ interface AskFlags extends SamplingFlags {
   mode: string;
   json?: boolean;
   data?: string;
+  store?: string;
   model?: string;
   drafter?: string;
   device?: string;
@@ -39,6 +40,7 @@ export function register(program: Command): void {
   )
     .option('--json', 'print one JSON object: answer, passages, citations, stats')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
+    .option('--store <url>', STORE_FLAG_HELP)
     .option('--model <dir>', 'converted model folder')
     .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
     .option('--device <device>', DEVICE_HELP)
@@ -49,7 +51,7 @@ export function register(program: Command): void {
       const mode = parseMode(o.mode);
       const device = parseDevice(o.device);
       checkDevice(device); // before retrieval: no GPU is known in a moment, not after a search
-      const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
+      const corpus = await openCorpusAt(cliStoreTarget(o), { readOnly: true });
       let prepared;
       try {
         prepared = await prepareAnswer(corpus, { question, k, maxTokens, sampling, mode });

@@ -1,18 +1,25 @@
 /**
  * `ragspec ingest [paths...]` — add files and folders (.md, .txt, .html, .jsonl) to the
  * corpus; with no paths, the default corpus (npm's docs + corpus/). Progress bar on a TTY,
- * plain lines otherwise; a summary at the end (`--json` for machines).
+ * plain lines otherwise; a summary at the end (`--json` for machines). The corpus is the
+ * SQLite folder (`--data`), or a PostgreSQL database (`--store postgres://…`, or
+ * RAGSPEC_DATABASE_URL when neither flag is given).
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
   openCorpus,
+  openCorpusAt,
   defaultCorpusRoots,
+  redactUrl,
+  type CorpusStats,
   type IngestProgress,
   type IngestSummary,
 } from '../../retrieval/index.ts';
+import { PgCorpus } from '../../retrieval/pg/corpus.ts';
+import { copySqliteCorpus } from '../../retrieval/pg/copy-sqlite.ts';
+import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
 import { RagspecError } from '../../util/errors.ts';
-import { paths } from '../../util/paths.ts';
 
 interface IngestFlags {
   include?: string[];
@@ -23,6 +30,8 @@ interface IngestFlags {
   json?: boolean;
   maxFileSize?: string;
   data?: string;
+  store?: string;
+  copyFrom?: string;
   batch?: string;
   commitEvery?: string;
 }
@@ -51,13 +60,41 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--max-file-size <bytes>', 'refuse files larger than this (default 10485760)')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
+    .option('--store <url>', STORE_FLAG_HELP)
+    .option(
+      '--copy-from <dir>',
+      'with --store: copy an existing SQLite corpus folder (documents, passages, vectors) into PostgreSQL without re-embedding',
+    )
     .option('--batch <n>', 'passages per embedding forward (default 16)')
     .option('--commit-every <n>', 'passages per commit / index generation (default 256)')
     .action(async (inputs: string[], o: IngestFlags) => {
-      const dir = o.data ?? paths.data();
-      const corpus = await openCorpus(dir, { embedBatch: positive(o.batch, '--batch') });
+      const target = cliStoreTarget(o);
+      const dir = target.kind === 'postgres' ? redactUrl(target.url) : target.dir;
+      const corpus = await openCorpusAt(target, { embedBatch: positive(o.batch, '--batch') });
       try {
-        if (o.stats) return printStats(corpus.stats(), o.json);
+        if (o.stats) return printStats(await corpus.stats(), o.json);
+        if (o.copyFrom) {
+          if (!(corpus instanceof PgCorpus))
+            throw new RagspecError('--copy-from copies into PostgreSQL', {
+              code: 'bad_flag',
+              kind: 'bad_input',
+              hint: 'add --store postgres://…',
+            });
+          const source = await openCorpus(o.copyFrom, { readOnly: true });
+          const progress = makeProgress(!!o.json);
+          try {
+            const r = await copySqliteCorpus(source, corpus, progress.update);
+            console.log(
+              o.json
+                ? JSON.stringify({ ...r, dir }, null, 2)
+                : `copied ${r.documents} documents (${r.passages} passages) from ${o.copyFrom} into ${dir}; ${r.skipped} unchanged`,
+            );
+          } finally {
+            progress.stop();
+            await source.close();
+          }
+          return;
+        }
         const roots = inputs.length ? inputs : o.rebuild ? [] : defaultCorpusRoots();
         const progress = makeProgress(!!o.json);
         let summary: IngestSummary;
@@ -143,7 +180,7 @@ export function formatSummary(s: IngestSummary, dir: string): string {
   ].join('\n');
 }
 
-function printStats(s: ReturnType<Awaited<ReturnType<typeof openCorpus>>['stats']>, json?: boolean): void {
+function printStats(s: CorpusStats, json?: boolean): void {
   if (json) {
     console.log(JSON.stringify(s, null, 2));
     return;
@@ -153,7 +190,9 @@ function printStats(s: ReturnType<Awaited<ReturnType<typeof openCorpus>>['stats'
       `corpus:    ${s.dir}`,
       `documents: ${s.documents}`,
       `passages:  ${s.passages}`,
-      `index:     ${s.indexFile ?? '(empty)'} · ${(s.indexBytes / 1024 / 1024).toFixed(2)} MiB · generation ${s.generation}`,
+      s.dir.startsWith('postgres')
+        ? `index:     built in memory by each replica from the stored vectors · generation ${s.generation}`
+        : `index:     ${s.indexFile ?? '(empty)'} · ${(s.indexBytes / 1024 / 1024).toFixed(2)} MiB · generation ${s.generation}`,
       `embedder:  ${s.embedder} · ${s.dim} dimensions`,
     ].join('\n'),
   );

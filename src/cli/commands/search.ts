@@ -1,8 +1,8 @@
 /** `ragspec search "query"` — hybrid (dense + BM25, RRF-fused) search over the corpus. */
 import type { Command } from 'commander';
-import { openCorpus } from '../../retrieval/index.ts';
+import { openCorpusAt } from '../../retrieval/index.ts';
+import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
 import { RagspecError } from '../../util/errors.ts';
-import { paths } from '../../util/paths.ts';
 
 interface SearchFlags {
   k: string;
@@ -10,6 +10,7 @@ interface SearchFlags {
   method: string;
   json?: boolean;
   data?: string;
+  store?: string;
 }
 
 export function register(program: Command): void {
@@ -22,12 +23,13 @@ export function register(program: Command): void {
     .option('--method <method>', 'hybrid, dense or bm25', 'hybrid')
     .option('--json', 'machine-readable output')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
+    .option('--store <url>', STORE_FLAG_HELP)
     .action(async (query: string, o: SearchFlags) => {
       const k = Number(o.k);
       if (!['hybrid', 'dense', 'bm25'].includes(o.method)) {
         throw new RagspecError(`unknown --method "${o.method}"`, { hint: 'use hybrid, dense or bm25' });
       }
-      const corpus = await openCorpus(o.data ?? paths.data(), { readOnly: true });
+      const corpus = await openCorpusAt(cliStoreTarget(o), { readOnly: true });
       try {
         const res = await corpus.searchWithInfo(query, {
           k,
