@@ -20,3 +20,16 @@ export function mustContainHit(answer: string, mustContain: readonly string[]): 
   const text = answer.toLowerCase();
   return mustContain.every((s) => text.includes(s.toLowerCase()));
 }
+
+/** An answer that loops: some non-empty line occurs at least `times` times. */
+export function loops(answer: string, times = 3): boolean {
+  const count = new Map<string, number>();
+  for (const raw of answer.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const n = (count.get(line) ?? 0) + 1;
+    if (n >= times) return true;
+    count.set(line, n);
+  }
+  return false;
+}

@@ -5,7 +5,7 @@
  *  - passage copy rate: share of answer tokens inside a run of >= 4 tokens that also occurs
  *    in the question's passages (the same for every decode mode), and the share of answer
  *    characters the engine attributed to passages in `hybrid` (GenerationResult.copiedSpans);
- *  - mean answer length (tokens) and answers cut at --max-tokens;
+ *  - mean answer length (tokens), answers cut at --max-tokens, answers that loop (a line 3 times);
  *  - tokens per target forward in `hybrid`, and its decode speedup over `ar` (median of the
  *    per-question ratios). `hybrid` must equal `ar` token for token, or the run fails.
  * Retrieval runs once per question; variants and modes are interleaved per question, their
@@ -29,7 +29,7 @@ import type { DecodeMode, GenerationResult } from '../src/engine/types.ts';
 import { openCorpus } from '../src/retrieval/index.ts';
 import { paths, repoRoot } from '../src/util/paths.ts';
 import { flag, helpFromHeader } from './args.ts';
-import { copyRate, mustContainHit } from './prompt-metrics.ts';
+import { copyRate, loops, mustContainHit } from './prompt-metrics.ts';
 
 helpFromHeader(import.meta.url);
 const limit = Number(flag('limit') ?? Infinity);
@@ -53,6 +53,7 @@ interface Row {
   hit: boolean;
   tokens: number;
   cut: boolean;
+  loops: boolean;
   copyRate: number;
   attributedRate: number;
   tokensPerStep: number;
@@ -111,6 +112,7 @@ for (const [qi, item] of items.entries()) {
       hit: mustContainHit(ar.text, item.must_contain),
       tokens: ar.tokens.length,
       cut: ar.finishReason === 'length',
+      loops: loops(ar.text),
       copyRate: copyRate(ar.tokens, passageTokens),
       attributedRate: hy.copiedSpans.reduce((a, s) => a + s.text.length, 0) / Math.max(1, hy.text.length),
       tokensPerStep: hy.stats.tokensPerStep,
@@ -135,11 +137,11 @@ const load = os.loadavg().map((x) => x.toFixed(1));
 const table = [
   `Run: \`npm run bench:prompts${Number.isFinite(limit) ? ` -- --limit ${limit}` : ''}\` (${new Date().toISOString().slice(0, 16)}Z): ${items.length} dev questions, greedy, ${maxTokens} max tokens, k = ${k}, \`ar\` and \`hybrid\` in one process. Machine: ${os.cpus().length} cores, load average ${load.join(' / ')} (1/5/15 min) at the end — measured under load; speedups are medians of per-question ratios within the run.`,
   '',
-  '| variant | layout | must_contain hit | copy rate (4-token runs from passages) | attributed to passages (hybrid) | mean answer tokens | cut at max tokens | tokens / target forward (hybrid, median) | hybrid speedup vs ar (median) | hybrid = ar |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| variant | layout | must_contain hit | copy rate (4-token runs from passages) | attributed to passages (hybrid) | mean answer tokens | cut at max tokens | looping | tokens / target forward (hybrid, median) | hybrid speedup vs ar (median) | hybrid = ar |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...variants.map((v) => {
     const rs = rows.filter((r) => r.variant === v);
-    return `| ${v}${v === DEFAULT_ANSWER_PROMPT ? ' (default)' : ''} | ${ANSWER_PROMPTS[v].layout} | ${rs.filter((r) => r.hit).length}/${rs.length} | ${pct(mean(rs.map((r) => r.copyRate)))} | ${pct(mean(rs.map((r) => r.attributedRate)))} | ${mean(rs.map((r) => r.tokens)).toFixed(0)} | ${rs.filter((r) => r.cut).length}/${rs.length} | ${median(rs.map((r) => r.tokensPerStep)).toFixed(2)} | ${median(rs.map((r) => r.speedup)).toFixed(2)}× | ${rs.filter((r) => r.same).length}/${rs.length} |`;
+    return `| ${v}${v === DEFAULT_ANSWER_PROMPT ? ' (default)' : ''} | ${ANSWER_PROMPTS[v].layout} | ${rs.filter((r) => r.hit).length}/${rs.length} | ${pct(mean(rs.map((r) => r.copyRate)))} | ${pct(mean(rs.map((r) => r.attributedRate)))} | ${mean(rs.map((r) => r.tokens)).toFixed(0)} | ${rs.filter((r) => r.cut).length}/${rs.length} | ${rs.filter((r) => r.loops).length}/${rs.length} | ${median(rs.map((r) => r.tokensPerStep)).toFixed(2)} | ${median(rs.map((r) => r.speedup)).toFixed(2)}× | ${rs.filter((r) => r.same).length}/${rs.length} |`;
   }),
 ].join('\n');
 console.log(table);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyRate, mustContainHit } from '../../bench/prompt-metrics.ts';
+import { copyRate, loops, mustContainHit } from '../../bench/prompt-metrics.ts';
 
 describe('answer prompt measures', () => {
   it('copy rate counts only tokens inside runs of >= 4 tokens found in a passage', () => {
@@ -13,5 +13,10 @@ describe('answer prompt measures', () => {
   it('a hit needs every must_contain string, case-insensitively', () => {
     expect(mustContainHit('Run `npm ci --IGNORE-SCRIPTS`.', ['ignore-scripts', 'npm ci'])).toBe(true);
     expect(mustContainHit('Run npm ci.', ['ignore-scripts', 'npm ci'])).toBe(false);
+  });
+
+  it('an answer loops when one non-empty line comes three times', () => {
+    expect(loops('The answer is:\n\nThe answer is:\n\nThe answer is:\n')).toBe(true);
+    expect(loops('a\n\n\n\nb\na\n')).toBe(false);
   });
 });
