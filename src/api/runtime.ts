@@ -78,7 +78,11 @@ export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions
     state.corpus = await openCorpusService(dir);
     log.info({ dataDir: dir, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
-    state.backend = await loadEngineBackend(engineOpts);
+    const h = config.history;
+    state.backend = await loadEngineBackend({
+      ...engineOpts,
+      history: h.enabled ? { dir, record: h.record, maxTokens: h.maxTokens } : undefined,
+    });
     log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
   };
 }

@@ -45,6 +45,11 @@ export interface GenerationRequest {
   sampling: SamplingSettings;
   stop?: string[];
   mode: DecodeMode;
+  /**
+   * Add the output to the history datastore (default true when the engine records).
+   * `ragspec distill` says false and adds its answers itself, with their done marks.
+   */
+  recordHistory?: boolean;
 }
 
 /** A piece of the answer copied from a passage: the answer's char span and the passage's char span. */

@@ -15,6 +15,7 @@ interface AskFlags extends SamplingFlags {
   data?: string;
   model?: string;
   drafter?: string;
+  history: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
     .option('--model <dir>', 'converted model folder')
     .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
+    .option('--no-history', "don't draft from (or add this answer to) the history datastore of past answers")
     .action(async (question: string, o: AskFlags) => {
       const k = positiveInt(o.k, '-k');
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
@@ -45,7 +47,12 @@ export function register(program: Command): void {
         await corpus.close();
       }
       const { passages } = prepared;
-      const engine = await loadEngine({ model: o.model, drafter: o.drafter });
+      const engine = await loadEngine({
+        model: o.model,
+        drafter: o.drafter,
+        // the history datastore lives beside the corpus
+        history: o.history ? { dir: o.data ?? paths.data() } : undefined,
+      });
       try {
         const ac = new AbortController();
         const onSig = (): void => ac.abort();

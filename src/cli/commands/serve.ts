@@ -27,7 +27,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--config <file>',
-      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}}',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "history": {...}, "log": {...}}',
     )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
@@ -48,7 +48,8 @@ export function addServeOptions(cmd: Command): Command {
       '--drafter <which>',
       "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
     )
-    .option('--threads <n>', 'onnxruntime intra-op threads');
+    .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--no-history', "don't draft from (or add to) the history datastore of past answers");
 }
 
 export function configFrom(o: ServeFlags): RagspecConfig {
@@ -64,6 +65,8 @@ export function configFrom(o: ServeFlags): RagspecConfig {
       queueSize: o.queueSize,
       requestTimeoutMs: o.requestTimeoutMs,
       logLevel: o.logLevel,
+      // commander sets `history: true` unless --no-history: only the flag itself overrides the config
+      history: o.history === false ? false : undefined,
     },
   });
 }
