@@ -118,7 +118,7 @@ export class Engine {
       cb,
     );
     if (this.history?.record && req.recordHistory !== false && out.finishReason !== 'cancelled')
-      this.record(this.history.store, out.tokens);
+      this.record(this.history.store, out.tokens, req.historyMark);
     const spans = out.copies.some((c) => c)
       ? copiedSpans(
           out.copies,
@@ -142,8 +142,8 @@ export class Engine {
    * one small journal append + fsync. A failed write never fails the request that was
    * answered; it is kept in `historyError` and retried with the next flush.
    */
-  private record(store: HistoryStore, tokens: readonly number[]): void {
-    store.append(tokens);
+  private record(store: HistoryStore, tokens: readonly number[], mark?: string): void {
+    store.append(tokens, mark);
     try {
       store.flush();
       this.historyError = null;

@@ -116,6 +116,10 @@ export class HistoryStore {
     return this.entries[seq]!;
   }
 
+  get markCount(): number {
+    return this.marks.size;
+  }
+
   hasMark(mark: string): boolean {
     return this.marks.has(mark);
   }
