@@ -87,9 +87,11 @@ export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions
     log.info({ ...where, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
     // No usable GPU for config.model.device throws kind 'unavailable': /readyz is 503 with it.
+    const h = config.history;
     state.backend = await loadEngineBackend({
       ...engineOpts,
       device: engineOpts.device ?? config.model.device,
+      history: h.enabled ? { dir, record: h.record, maxTokens: h.maxTokens } : undefined,
     });
     log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
   };

@@ -36,9 +36,12 @@ export interface ConfigFlags {
   queueSize?: number | string;
   requestTimeoutMs?: number | string;
   device?: string;
+  /** `--no-history` (false); undefined leaves the file/env setting. */
+  history?: boolean;
 }
 
 const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> = {
+  history: ['history', 'enabled', 'string'], // a boolean, set as it is
   host: ['server', 'host', 'string'],
   port: ['server', 'port', 'int'],
   apiKey: ['server', 'apiKey', 'string'],

@@ -80,6 +80,17 @@ const storage = z
   })
   .prefault({});
 
+const history = z
+  .strictObject({
+    /** Draft from the target's own past answers (the history datastore in the data dir; hybrid mode). */
+    enabled: z.boolean().default(true),
+    /** Add every finished answer to it (false: use it read-only). */
+    record: z.boolean().default(true),
+    /** Tokens held at most; the least recently used answers are evicted first (~100-150 MB when full). */
+    maxTokens: z.number().int().min(1_000).default(1_000_000),
+  })
+  .prefault({});
+
 const log = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -97,7 +108,7 @@ const model = z
   })
   .prefault({});
 
-export const ConfigSchema = z.strictObject({ server, generation, retrieval, storage, log, model });
+export const ConfigSchema = z.strictObject({ server, generation, retrieval, storage, history, log, model });
 
 export type RagspecConfig = z.infer<typeof ConfigSchema>;
 /** What a config file, env or flags may hold: any subset. */

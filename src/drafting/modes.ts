@@ -4,7 +4,8 @@
  * - `ar`: no drafts (plain autoregressive decoding through the same loop);
  * - `reference`: spans copied from the passages, the prompt and the output so far;
  * - `model`: a drafter model;
- * - `hybrid`: reference first, the drafter model where references have nothing.
+ * - `hybrid`: reference and the history datastore (the target's past outputs), the drafter
+ *   model where those have nothing.
  */
 export const DECODE_MODES = ['ar', 'reference', 'model', 'hybrid'] as const;
 

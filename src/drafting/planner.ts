@@ -100,7 +100,12 @@ export class DraftPlanner {
     return tree.prune(probs, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
   }
 
-  /** Ask the sources in order, within the step's node budget. */
+  /**
+   * Ask the sources in order. Primary sources each get the whole node budget (the tree
+   * build caps the total) and their candidates are merged by confidence, each source's own
+   * order kept, so a confident later source (history) is not starved by an earlier one's
+   * weak guesses (reference's 1-token matches). Fallback sources come after, within what is left.
+   */
   private async propose(
     context: DraftContext,
     maxDepth: number,
@@ -108,24 +113,31 @@ export class DraftPlanner {
     maxBranches: number,
   ): Promise<DraftCandidate[]> {
     const sampled = context.sampling.temperature > 0;
+    const primary: DraftCandidate[][] = [];
     const candidates: DraftCandidate[] = [];
     let used = 0;
     let weak = true; // nothing yet, or only low-acceptance candidates
     for (const { source, fallback } of this.sources) {
+      if (fallback && primary.length > 0) {
+        candidates.push(...mergeByConfidence(primary));
+        primary.length = 0;
+      }
       // The fallback rule. Under sampling a fallback's q-drafts could not join the drafts
       // already taken (the q-draft rule would drop them), so it is asked only when there are none.
       if (fallback && (!weak || (sampled && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow))
         continue;
-      const left = maxNodes - used;
+      const left = fallback ? maxNodes - used : maxNodes;
       if (left <= 0) break;
       const got = await source.propose(context, { maxTokens: left, maxDepth, maxBranches });
       for (const c of got) {
-        candidates.push(c);
         this.sourceOf.set(c.provenance, source);
         used += Math.min(c.tokens.length, maxDepth);
       }
+      if (fallback) candidates.push(...got);
+      else primary.push(got);
       if (got.length > 0 && source.acceptance >= this.fallbackBelow) weak = false;
     }
+    candidates.push(...mergeByConfidence(primary));
     return candidates;
   }
 
@@ -165,6 +177,26 @@ export class DraftPlanner {
       byKind[prov.kind] = (byKind[prov.kind] ?? 0) + 1;
     }
     return { bySource, byKind };
+  }
+}
+
+/**
+ * Merge ranked lists into one: repeatedly take the head with the highest confidence (ties:
+ * the earlier list), so each list keeps its own order. One list is returned as it is.
+ */
+function mergeByConfidence(lists: DraftCandidate[][]): DraftCandidate[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  const at = nonEmpty.map(() => 0);
+  const out: DraftCandidate[] = [];
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < nonEmpty.length; i++) {
+      const c = nonEmpty[i]![at[i]!];
+      if (c && (best < 0 || c.confidence > nonEmpty[best]![at[best]!]!.confidence)) best = i;
+    }
+    if (best < 0) return out;
+    out.push(nonEmpty[best]![at[best]++]!);
   }
 }
 

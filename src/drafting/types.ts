@@ -7,7 +7,7 @@
 import type { SamplingSettings } from '../verify/sampling.ts';
 
 /** Where draft tokens come from (the label of per-source stats and metrics). */
-export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'model';
+export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'history' | 'model';
 
 /** Where a candidate came from. */
 export type Provenance =
@@ -18,6 +18,8 @@ export type Provenance =
     }
   | { kind: 'prompt'; offset: number }
   | { kind: 'output'; offset: number }
+  /** entry: the history entry id; offset: token offset of the candidate's first token in it */
+  | { kind: 'history'; entry: number; offset: number }
   | { kind: 'model'; model: string };
 
 export interface DraftCandidate {

@@ -17,6 +17,7 @@ import { tokenCharOffsets } from '../drafting/offsets.ts';
 import { PassageCharIndex } from '../drafting/passage-chars.ts';
 import { DraftPlanner } from '../drafting/planner.ts';
 import { draftSourcesFor } from '../drafting/sources/index.ts';
+import type { HistoryStore } from '../drafting/history/store.ts';
 import type { ModelDrafter } from '../drafting/sources/model.ts';
 import { encodeChat, renderChat } from '../model/tokenizer/chat.ts';
 import type { TextTokenizer } from '../model/tokenizer/tokenizer.ts';
@@ -34,6 +35,13 @@ import type {
   GenerationResult,
 } from './types.ts';
 
+/** The history datastore an engine drafts from, and whether it adds its outputs to it. */
+export interface EngineHistory {
+  store: HistoryStore;
+  /** Append every finished generation's output (off for benchmarks: dev runs must not feed themselves). */
+  record: boolean;
+}
+
 /** The converted variant name of the self-drafting model (see load.ts). */
 export const SELF_DRAFT_VARIANT = 'draft-int4';
 
@@ -48,6 +56,7 @@ export class Engine {
     readonly drafter: ModelDrafter | null = null,
     readonly costCurve: CostCurve | null = null,
     private readonly budgetDefaults: BudgetOptions = {},
+    readonly history: EngineHistory | null = null,
   ) {}
 
   /** The prompt text for a chat conversation (model's chat template, generation prompt added). */
@@ -84,7 +93,12 @@ export class Engine {
     }
     const prompt = this.promptTokens(req);
     const passages = req.passages ?? [];
-    const sources = draftSourcesFor(mode, { passages, tokenizer: this.tokenizer, drafter: this.drafter });
+    const sources = draftSourcesFor(mode, {
+      passages,
+      tokenizer: this.tokenizer,
+      drafter: this.drafter,
+      history: this.history?.store ?? null,
+    });
     const budget = new BudgetPolicy({
       ...this.budgetDefaults,
       costCurve: this.budgetDefaults.costCurve ?? this.costCurve?.ms,
@@ -103,6 +117,8 @@ export class Engine {
       },
       cb,
     );
+    if (this.history?.record && req.recordHistory !== false && out.finishReason !== 'cancelled')
+      this.record(this.history.store, out.tokens, req.historyMark);
     const spans = out.copies.some((c) => c)
       ? copiedSpans(
           out.copies,
@@ -121,7 +137,32 @@ export class Engine {
     };
   }
 
+  /**
+   * Add an output to the history: in memory at once (the next request drafts from it), then
+   * one small journal append + fsync. A failed write never fails the request that was
+   * answered; it is kept in `historyError` and retried with the next flush.
+   */
+  private record(store: HistoryStore, tokens: readonly number[], mark?: string): void {
+    store.append(tokens, mark);
+    try {
+      store.flush();
+      this.historyError = null;
+    } catch (err) {
+      this.historyError = err;
+    }
+  }
+
+  /** The last failed history write, if the latest flush failed. */
+  historyError: unknown = null;
+
   async dispose(): Promise<void> {
+    if (this.history?.record) {
+      try {
+        this.history.store.flush();
+      } catch {
+        // the journal keeps what was written before; nothing else to save at exit
+      }
+    }
     await this.target.dispose();
     await this.drafter?.dispose();
   }

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BudgetOptions } from '../drafting/budget.ts';
+import { HistoryStore } from '../drafting/history/store.ts';
 import { ModelDrafter } from '../drafting/sources/model.ts';
 import { convertGguf } from '../model/convert.ts';
 import { loadCausalLM, loadModelTokenizer } from '../model/load.ts';
@@ -16,7 +17,7 @@ import type { TextTokenizer } from '../model/tokenizer/tokenizer.ts';
 import { RagspecError } from '../util/errors.ts';
 import { paths } from '../util/paths.ts';
 import { cachedCostCurve, measureCostCurve, type CostCurve } from './cost-curve.ts';
-import { Engine, SELF_DRAFT_VARIANT } from './engine.ts';
+import { Engine, SELF_DRAFT_VARIANT, type EngineHistory } from './engine.ts';
 
 export interface EngineLoadOptions {
   /** Target model folder (converted) — default `paths.targetModel()`. */
@@ -37,6 +38,12 @@ export interface EngineLoadOptions {
   costCurve?: boolean;
   /** Defaults for the draft budget. */
   budget?: BudgetOptions;
+  /**
+   * The history datastore (hybrid drafts from the target's past outputs): the folder it
+   * lives in (the data dir, beside the corpus), whether finished generations are added
+   * (default true), and its size bound. Absent: no history (tests, benchmarks by default).
+   */
+  history?: { dir: string; record?: boolean; maxTokens?: number };
 }
 
 /**
@@ -89,7 +96,13 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
     const key = `${dir}|${opts.variant ?? 'default'}|${target.config.numLayers}|${opts.device ?? 'cpu'}|${opts.threads ?? 0}`;
     curve = cachedCostCurve(key) ?? (await measureCostCurve(target, key));
   }
-  return new Engine(target, tokenizer, drafter, curve, opts.budget);
+  return new Engine(target, tokenizer, drafter, curve, opts.budget, openHistory(opts.history));
+}
+
+function openHistory(h: EngineLoadOptions['history']): EngineHistory | null {
+  if (!h) return null;
+  const record = h.record ?? true;
+  return { store: HistoryStore.open(h.dir, { maxTokens: h.maxTokens, readOnly: !record }), record };
 }
 
 function hasVariant(dir: string, variant: string): boolean {

@@ -45,6 +45,16 @@ export interface GenerationRequest {
   sampling: SamplingSettings;
   stop?: string[];
   mode: DecodeMode;
+  /**
+   * Add the output to the history datastore (default true when the engine records).
+   * `ragspec distill` says false and adds its answers itself, with their done marks.
+   */
+  recordHistory?: boolean;
+  /**
+   * Recorded with the output in the same atomic history record (`ragspec distill`: the
+   * passage's done key, so a kill never leaves an answer without its mark or the reverse).
+   */
+  historyMark?: string;
 }
 
 /** A piece of the answer copied from a passage: the answer's char span and the passage's char span. */

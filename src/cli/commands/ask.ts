@@ -13,6 +13,7 @@ import { completeAnswer, prepareAnswer } from '../../answer/answer.ts';
 import { checkDevice } from '../../model/onnx/device.ts';
 import { openCorpusAt } from '../../retrieval/index.ts';
 import { cliStoreTarget, STORE_FLAG_HELP } from '../store-target.ts';
+import { paths } from '../../util/paths.ts';
 import { addSamplingOptions, positiveInt } from './generate.ts';
 
 interface AskFlags extends SamplingFlags {
@@ -25,6 +26,7 @@ interface AskFlags extends SamplingFlags {
   model?: string;
   drafter?: string;
   device?: string;
+  history: boolean;
 }
 
 export function register(program: Command): void {
@@ -44,6 +46,7 @@ export function register(program: Command): void {
     .option('--model <dir>', 'converted model folder')
     .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
     .option('--device <device>', DEVICE_HELP)
+    .option('--no-history', "don't draft from (or add this answer to) the history datastore of past answers")
     .action(async (question: string, o: AskFlags) => {
       const k = positiveInt(o.k, '-k');
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');
@@ -59,7 +62,13 @@ export function register(program: Command): void {
         await corpus.close();
       }
       const { passages } = prepared;
-      const engine = await loadEngine({ model: o.model, drafter: o.drafter, device });
+      const engine = await loadEngine({
+        model: o.model,
+        drafter: o.drafter,
+        device,
+        // the history datastore lives beside the corpus
+        history: o.history ? { dir: o.data ?? paths.data() } : undefined,
+      });
       try {
         const ac = new AbortController();
         const onSig = (): void => ac.abort();

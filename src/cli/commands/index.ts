@@ -5,9 +5,10 @@ import { register as generate } from './generate.ts';
 import { register as ingest } from './ingest.ts';
 import { register as search } from './search.ts';
 import { register as ask } from './ask.ts';
+import { register as distill } from './distill.ts';
 import { register as serve } from './serve.ts';
 import { register as start } from './start.ts';
 
 export function registerCommands(program: Command): void {
-  for (const r of [start, setup, convert, generate, ingest, search, ask, serve]) r(program);
+  for (const r of [start, setup, convert, generate, ingest, distill, search, ask, serve]) r(program);
 }

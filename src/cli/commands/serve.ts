@@ -28,7 +28,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--config <file>',
-      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "log": {...}, "model": {"device": ...}}',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "history": {...}, "log": {...}, "model": {"device": ...}}',
     )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
@@ -50,7 +50,8 @@ export function addServeOptions(cmd: Command): Command {
       "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
     )
     .option('--threads <n>', 'onnxruntime intra-op threads')
-    .option('--device <device>', `${DEVICE_HELP}; no usable GPU: /readyz is 503 with the reason`);
+    .option('--device <device>', `${DEVICE_HELP}; no usable GPU: /readyz is 503 with the reason`)
+    .option('--no-history', "don't draft from (or add to) the history datastore of past answers");
 }
 
 export function configFrom(o: ServeFlags): RagspecConfig {
@@ -67,6 +68,8 @@ export function configFrom(o: ServeFlags): RagspecConfig {
       requestTimeoutMs: o.requestTimeoutMs,
       logLevel: o.logLevel,
       device: o.device,
+      // commander sets `history: true` unless --no-history: only the flag itself overrides the config
+      history: o.history === false ? false : undefined,
     },
   });
 }

@@ -4,12 +4,15 @@
  * - `ar`: none (a root-only tree every step);
  * - `reference`: spans copied from the passages, the prompt and the output so far;
  * - `model`: the drafter model alone;
- * - `hybrid`: references first, the drafter model as a fallback where they have nothing.
+ * - `hybrid`: references and the history datastore (the target's past outputs, merged by
+ *   confidence), the drafter model as a fallback where they have nothing.
  * A fresh ReferenceDrafter per request (it indexes that request's passages); the drafter
  * model is shared across requests and only reset.
  */
+import type { HistoryStore } from '../history/store.ts';
 import type { DecodeMode } from '../modes.ts';
 import type { PlannedSource } from '../types.ts';
+import { HistoryDrafter } from './history.ts';
 import type { ModelDrafter } from './model.ts';
 import { ReferenceDrafter, type ReferencePassage } from './reference.ts';
 
@@ -19,12 +22,15 @@ export interface SourceDeps {
   tokenizer: { encode(text: string): number[]; decode(ids: readonly number[]): string };
   /** The loaded drafter model, if any. */
   drafter: ModelDrafter | null;
+  /** The history datastore, if one is loaded (hybrid drafts from it). */
+  history?: HistoryStore | null;
 }
 
 export function draftSourcesFor(mode: DecodeMode, deps: SourceDeps): PlannedSource[] {
   const sources: PlannedSource[] = [];
   if (mode === 'reference' || mode === 'hybrid')
     sources.push({ source: new ReferenceDrafter(deps.passages, deps.tokenizer) });
+  if (mode === 'hybrid' && deps.history) sources.push({ source: new HistoryDrafter(deps.history) });
   if ((mode === 'model' || mode === 'hybrid') && deps.drafter) {
     deps.drafter.reset(); // a new request: its KV cache and rng start over
     sources.push({ source: deps.drafter, fallback: mode === 'hybrid' });
