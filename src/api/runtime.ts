@@ -87,11 +87,17 @@ export function realRuntime(config: RagspecConfig, engineOpts: EngineLoadOptions
     log.info({ ...where, ...(await state.corpus.stats()) }, 'index open');
     const t0 = Date.now();
     // No usable GPU for config.model.device throws kind 'unavailable': /readyz is 503 with it.
+    // The history datastore is a file beside a SQLite corpus; a PostgreSQL replica keeps no
+    // local state, so it drafts without history (a shared history table is not built yet).
     const h = config.history;
+    const history =
+      h.enabled && target.kind === 'sqlite'
+        ? { dir: target.dir, record: h.record, maxTokens: h.maxTokens }
+        : undefined;
     state.backend = await loadEngineBackend({
       ...engineOpts,
       device: engineOpts.device ?? config.model.device,
-      history: h.enabled ? { dir, record: h.record, maxTokens: h.maxTokens } : undefined,
+      history,
     });
     log.info({ model: state.backend.modelId, ms: Date.now() - t0 }, 'model loaded');
   };
