@@ -49,6 +49,8 @@ export interface StepDrafts {
 export interface VerifiedPath {
   /** Accepted draft nodes, root excluded, root to leaf. */
   path: readonly number[];
+  /** [path.length + 1][k] the target's top-k after the root and each accepted node (when asked). */
+  topK?: readonly (readonly number[])[];
 }
 
 /**
@@ -58,7 +60,7 @@ export interface VerifiedPath {
  * drafter that is rarely right costs more than it saves (its own prefill and a forward per
  * draft token).
  */
-export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1 } as const;
+export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1, probeEvery: 16 } as const;
 
 export interface PlannerOptions {
   budget?: BudgetPolicy;
@@ -71,6 +73,10 @@ export class DraftPlanner {
   private readonly fallbackBelow: number;
   /** Which source proposed each candidate of the last plan (by provenance object). */
   private sourceOf = new Map<Provenance, DraftSource>();
+  /** Context index of the last plan's root (where the verified top-k rows start). */
+  private rootAt = 0;
+  /** Steps a costly source was skipped since it was last asked (for the probe). */
+  private readonly skipped = new Map<DraftSource, number>();
 
   constructor(
     readonly sources: readonly PlannedSource[] = [],
@@ -80,9 +86,17 @@ export class DraftPlanner {
     this.fallbackBelow = opts.fallbackBelow ?? FALLBACK.askBelow;
   }
 
+  /** How many top next tokens per verified row the sources learn from (0 = none wants them). */
+  get topK(): number {
+    let k = 0;
+    for (const { source } of this.sources) k = Math.max(k, source.topK ?? 0);
+    return k;
+  }
+
   /** The draft tree of the next step; a root-only tree when no source has anything. */
   async plan(context: DraftContext, limits: PlanLimits): Promise<DraftTree> {
     this.sourceOf = new Map();
+    this.rootAt = context.tokens.length - 1;
     const want = this.budget.next();
     const maxDepth = Math.max(0, Math.min(want.maxDepth, limits.maxDepth));
     const maxNodes = Math.min(want.maxTokens, limits.maxNodes);
@@ -116,6 +130,7 @@ export class DraftPlanner {
       // already taken (the q-draft rule would drop them), so it is asked only when there are none.
       if (fallback && (!weak || (sampled && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow))
         continue;
+      if (fallback && !this.paysFor(source, maxDepth)) continue;
       const left = maxNodes - used;
       if (left <= 0) break;
       const got = await source.propose(context, { maxTokens: left, maxDepth, maxBranches });
@@ -130,6 +145,24 @@ export class DraftPlanner {
   }
 
   /**
+   * The pay rule for a source with a cost (a drafter model): ask it only while the target
+   * time its expected accepted tokens save exceeds its own time plus the extra verify cost
+   * (expected accepted tokens of a chain of d drafts at running acceptance a: a + a² + … + a^d).
+   * A skipped source is still probed every `probeEvery` steps, so its numbers can recover.
+   */
+  private paysFor(source: DraftSource, depth: number): boolean {
+    const ms = this.budget.forwardMs(1);
+    if (source.costMs === undefined || ms === null || depth <= 0) return true;
+    const a = Math.min(0.99, source.acceptance);
+    const expected = (a * (1 - a ** depth)) / (1 - a);
+    const extra = (this.budget.forwardMs(depth + 1) ?? ms) - ms;
+    if (expected * ms - extra > source.costMs) return true;
+    const n = (this.skipped.get(source) ?? 0) + 1;
+    this.skipped.set(source, n % FALLBACK.probeEvery);
+    return n >= FALLBACK.probeEvery;
+  }
+
+  /**
    * After the step: tell every source how its drafts fared (also a source whose drafts were
    * pruned: it must still learn it was wrong), update the budget, and return the counts.
    */
@@ -141,6 +174,8 @@ export class DraftPlanner {
         draftTokens: drafted.bySource.get(source) ?? 0,
         acceptedTokens: accepted.bySource.get(source) ?? 0,
         context,
+        topK: result.topK,
+        topKAt: this.rootAt,
       });
     }
     let treeDepth = 0;

@@ -13,6 +13,7 @@
  * is the target's own output: greedy = token-identical to `ar`, sampling = same distribution.
  */
 import { BudgetPolicy, type BudgetOptions } from '../drafting/budget.ts';
+import { DraftMemory } from '../drafting/memory.ts';
 import { tokenCharOffsets } from '../drafting/offsets.ts';
 import { PassageCharIndex } from '../drafting/passage-chars.ts';
 import { DraftPlanner } from '../drafting/planner.ts';
@@ -48,7 +49,14 @@ export class Engine {
     readonly drafter: ModelDrafter | null = null,
     readonly costCurve: CostCurve | null = null,
     private readonly budgetDefaults: BudgetOptions = {},
-  ) {}
+    /** What the draft sources learned, across requests (and processes when it has a file). */
+    readonly memory: DraftMemory = new DraftMemory(),
+  ) {
+    if (drafter) {
+      drafter.acceptance = memory.drafter.acceptance ?? drafter.acceptance;
+      drafter.costMs = memory.drafter.costMs ?? drafter.costMs;
+    }
+  }
 
   /** The prompt text for a chat conversation (model's chat template, generation prompt added). */
   renderChat(messages: readonly ChatMessage[]): string {
@@ -79,12 +87,17 @@ export class Engine {
       throw new RagspecError('mode "model" needs a drafter model, and none is loaded', {
         code: 'no_drafter',
         kind: 'bad_input',
-        hint: 'convert one with `npx ragspec convert <gguf> --layers 0-5 --weights int4` (variant ${SELF_DRAFT_VARIANT}) or use --mode hybrid/reference',
+        hint: `pass an independent drafter that shares the target's tokenizer with --drafter DIR (or --drafter self for the layer-subset variant ${SELF_DRAFT_VARIANT}), or use --mode hybrid/reference`,
       });
     }
     const prompt = this.promptTokens(req);
     const passages = req.passages ?? [];
-    const sources = draftSourcesFor(mode, { passages, tokenizer: this.tokenizer, drafter: this.drafter });
+    const sources = draftSourcesFor(mode, {
+      passages,
+      tokenizer: this.tokenizer,
+      drafter: this.drafter,
+      memory: this.memory,
+    });
     const budget = new BudgetPolicy({
       ...this.budgetDefaults,
       costCurve: this.budgetDefaults.costCurve ?? this.costCurve?.ms,
@@ -103,6 +116,7 @@ export class Engine {
       },
       cb,
     );
+    this.remember();
     const spans = out.copies.some((c) => c)
       ? copiedSpans(
           out.copies,
@@ -121,7 +135,15 @@ export class Engine {
     };
   }
 
+  /** Persist what the sources learned (after every request: a killed process keeps it). */
+  private remember(): void {
+    if (this.drafter)
+      this.memory.drafter = { acceptance: this.drafter.acceptance, costMs: this.drafter.costMs };
+    this.memory.save();
+  }
+
   async dispose(): Promise<void> {
+    this.remember();
     await this.target.dispose();
     await this.drafter?.dispose();
   }

@@ -4,13 +4,16 @@
  * - `ar`: none (a root-only tree every step);
  * - `reference`: spans copied from the passages, the prompt and the output so far;
  * - `model`: the drafter model alone;
- * - `hybrid`: references first, the drafter model as a fallback where they have nothing.
+ * - `hybrid`: references first; where they have nothing, token recycling (the target's own
+ *   recent top-k), then the drafter model when one is loaded and it pays for itself.
  * A fresh ReferenceDrafter per request (it indexes that request's passages); the drafter
  * model is shared across requests and only reset.
  */
 import type { DecodeMode } from '../modes.ts';
 import type { PlannedSource } from '../types.ts';
+import { DraftMemory } from '../memory.ts';
 import type { ModelDrafter } from './model.ts';
+import { RecyclingDrafter } from './recycling.ts';
 import { ReferenceDrafter, type ReferencePassage } from './reference.ts';
 
 export interface SourceDeps {
@@ -19,12 +22,19 @@ export interface SourceDeps {
   tokenizer: { encode(text: string): number[]; decode(ids: readonly number[]): string };
   /** The loaded drafter model, if any. */
   drafter: ModelDrafter | null;
+  /** What the sources learned across requests (default: this request only). */
+  memory?: DraftMemory;
 }
 
 export function draftSourcesFor(mode: DecodeMode, deps: SourceDeps): PlannedSource[] {
   const sources: PlannedSource[] = [];
+  const memory = deps.memory ?? new DraftMemory();
   if (mode === 'reference' || mode === 'hybrid')
-    sources.push({ source: new ReferenceDrafter(deps.passages, deps.tokenizer) });
+    sources.push({
+      source: new ReferenceDrafter(deps.passages, deps.tokenizer, { learned: memory.reference }),
+    });
+  if (mode === 'hybrid')
+    sources.push({ source: new RecyclingDrafter(memory.table, memory.recycling), fallback: true });
   if ((mode === 'model' || mode === 'hybrid') && deps.drafter) {
     deps.drafter.reset(); // a new request: its KV cache and rng start over
     sources.push({ source: deps.drafter, fallback: mode === 'hybrid' });
