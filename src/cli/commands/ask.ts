@@ -31,7 +31,11 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object: answer, passages, citations, stats')
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
     .option('--model <dir>', 'converted model folder')
-    .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
+    .option(
+      '--drafter <what>',
+      "drafter model: none, a converted folder with the target's tokenizer, or self (layer-subset, experiments)",
+      'none',
+    )
     .action(async (question: string, o: AskFlags) => {
       const k = positiveInt(o.k, '-k');
       const maxTokens = positiveInt(o.maxTokens, '--max-tokens');

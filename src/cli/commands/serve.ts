@@ -46,7 +46,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--drafter <which>',
-      "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
+      "drafter model: 'none' (default), a converted folder with the target's tokenizer, or 'self' (layer-subset, experiments)",
     )
     .option('--threads <n>', 'onnxruntime intra-op threads');
 }
