@@ -62,6 +62,9 @@ export interface VerifiedPath {
  */
 export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1, probeEvery: 16 } as const;
 
+/** The merged tree is built up to this many times the node budget before the cost rule prunes it. */
+const BUILD_FACTOR = 3;
+
 export interface PlannerOptions {
   budget?: BudgetPolicy;
   /** Ask fallback sources when the sources before have running acceptance below this. */
@@ -102,8 +105,10 @@ export class DraftPlanner {
     const maxNodes = Math.min(want.maxTokens, limits.maxNodes);
     const candidates = maxDepth > 0 ? await this.propose(context, maxDepth, maxNodes, want.maxBranches) : [];
     const root = context.tokens[context.tokens.length - 1]!;
+    // Every source had the whole node budget, so the merged tree may hold more: build it
+    // within the context room (bounded), then keep the best `maxNodes` by probability.
     const tree = DraftTree.build(root, qDraftsAlone(candidates, context.sampling.temperature > 0), {
-      maxNodes,
+      maxNodes: Math.min(limits.maxNodes, BUILD_FACTOR * maxNodes),
       maxDepth,
       eosIds: limits.eosIds,
       chainOnly: limits.chainOnly,
@@ -111,10 +116,14 @@ export class DraftPlanner {
     if (tree.draftCount === 0) return tree;
     // The cost rule: keep the nodes worth their forward cost (expected accepted tokens per ms).
     const probs = tree.pathProbs();
-    return tree.prune(probs, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+    const n = Math.min(maxNodes, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+    return tree.prune(probs, n);
   }
 
-  /** Ask the sources in order, within the step's node budget. */
+  /**
+   * Ask the sources in order, each within the step's node budget (the tree is pruned to it
+   * afterwards, so a source's weak guesses never crowd out a later source's better ones).
+   */
   private async propose(
     context: DraftContext,
     maxDepth: number,
@@ -123,23 +132,26 @@ export class DraftPlanner {
   ): Promise<DraftCandidate[]> {
     const sampled = context.sampling.temperature > 0;
     const candidates: DraftCandidate[] = [];
-    let used = 0;
-    let weak = true; // nothing yet, or only low-acceptance candidates
+    let weak = true; // nothing yet, or only unlikely candidates
     for (const { source, fallback } of this.sources) {
-      // The fallback rule. Under sampling a fallback's q-drafts could not join the drafts
-      // already taken (the q-draft rule would drop them), so it is asked only when there are none.
-      if (fallback && (!weak || (sampled && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow))
+      const costly = source.costMs !== undefined;
+      // The fallback rule. Under sampling a costly fallback's q-drafts could not join the
+      // drafts already taken (the q-draft rule would drop them), so it is asked only when
+      // there are none.
+      if (
+        fallback &&
+        (!weak || (sampled && costly && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow)
+      )
         continue;
       if (fallback && !this.paysFor(source, maxDepth)) continue;
-      const left = maxNodes - used;
-      if (left <= 0) break;
-      const got = await source.propose(context, { maxTokens: left, maxDepth, maxBranches });
+      const got = await source.propose(context, { maxTokens: maxNodes, maxDepth, maxBranches });
       for (const c of got) {
         candidates.push(c);
         this.sourceOf.set(c.provenance, source);
-        used += Math.min(c.tokens.length, maxDepth);
       }
-      if (got.length > 0 && source.acceptance >= this.fallbackBelow) weak = false;
+      // a source with a likely first token makes the step strong (a 1-token match is not)
+      if (source.acceptance >= this.fallbackBelow && got.some((c) => c.confidence >= this.fallbackBelow))
+        weak = false;
     }
     return candidates;
   }

@@ -30,8 +30,8 @@ export class ModelDrafter implements DraftSource {
   /** Running share of drafted tokens accepted. */
   acceptance = 0.5;
   /** Running ms of one `propose` (its sync forward and one forward per draft token); the
-   * planner's pay rule weighs it. Undefined until measured. */
-  costMs: number | undefined = undefined;
+   * planner's pay rule weighs it. 0 until measured (so it is asked once). */
+  costMs = 0;
   private cache: KvCache;
   /** Tokens whose keys/values are in `cache`, in order. */
   private cached: number[] = [];
@@ -67,7 +67,7 @@ export class ModelDrafter implements DraftSource {
     const t0 = performance.now();
     const out = await this.draft(ctx, budget);
     const ms = performance.now() - t0;
-    if (out.length > 0) this.costMs = this.costMs === undefined ? ms : 0.8 * this.costMs + 0.2 * ms;
+    if (out.length > 0) this.costMs = this.costMs === 0 ? ms : 0.8 * this.costMs + 0.2 * ms;
     return out;
   }
 
