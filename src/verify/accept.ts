@@ -126,21 +126,24 @@ function processedRows(
 
 /** The k largest entries of a row, best first (first index on ties). [V] → [k] */
 export function topKOf(row: ArrayLike<number>, k: number): number[] {
-  const idx: number[] = [];
-  const val: number[] = [];
+  const idx = new Int32Array(k);
+  const val = new Float64Array(k).fill(-Infinity);
+  let n = 0;
+  let floor = -Infinity; // the k-th best so far: most entries fail this one comparison
   for (let i = 0; i < row.length; i++) {
     const v = row[i]!;
-    if (idx.length === k && v <= val[k - 1]!) continue;
-    let j = Math.min(idx.length, k - 1);
-    while (j > 0 && val[j - 1]! < v) j--;
-    idx.splice(j, 0, i);
-    val.splice(j, 0, v);
-    if (idx.length > k) {
-      idx.pop();
-      val.pop();
+    if (n === k && !(v > floor)) continue;
+    let j = n < k ? n++ : k - 1;
+    while (j > 0 && val[j - 1]! < v) {
+      val[j] = val[j - 1]!;
+      idx[j] = idx[j - 1]!;
+      j--;
     }
+    val[j] = v;
+    idx[j] = i;
+    if (n === k) floor = val[k - 1]!;
   }
-  return idx;
+  return Array.from(idx.subarray(0, n));
 }
 
 /** Greedy: the longest path whose every token is the target's argmax, plus the bonus token. */
