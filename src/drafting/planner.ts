@@ -138,12 +138,8 @@ export class DraftPlanner {
       // The fallback rule. Under sampling a costly fallback's q-drafts could not join the
       // drafts already taken (the q-draft rule would drop them), so it is asked only when
       // there are none.
-      if (
-        fallback &&
-        (!weak || (sampled && costly && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow)
-      )
-        continue;
-      if (fallback && !this.paysFor(source, maxDepth)) continue;
+      if (fallback && (!weak || (sampled && costly && candidates.length > 0))) continue;
+      if (fallback && !this.worthAsking(source, maxDepth)) continue;
       const got = await source.propose(context, { maxTokens: maxNodes, maxDepth, maxBranches });
       for (const c of got) {
         candidates.push(c);
@@ -157,21 +153,27 @@ export class DraftPlanner {
   }
 
   /**
-   * The pay rule for a source with a cost (a drafter model): ask it only while the target
-   * time its expected accepted tokens save exceeds its own time plus the extra verify cost
+   * A fallback is asked while its running acceptance is at least `dropBelow` and, for a
+   * source with a cost (a drafter model), while it pays for itself: the target time its
+   * expected accepted tokens save must exceed its own time plus the extra verify cost
    * (expected accepted tokens of a chain of d drafts at running acceptance a: a + a² + … + a^d).
-   * A skipped source is still probed every `probeEvery` steps, so its numbers can recover.
+   * A skipped source is still probed every `probeEvery` steps, so its numbers (which persist
+   * across processes) can recover.
    */
+  private worthAsking(source: DraftSource, depth: number): boolean {
+    if (source.acceptance >= FALLBACK.dropBelow && this.paysFor(source, depth)) return true;
+    const n = (this.skipped.get(source) ?? 0) + 1;
+    this.skipped.set(source, n % FALLBACK.probeEvery);
+    return n >= FALLBACK.probeEvery;
+  }
+
   private paysFor(source: DraftSource, depth: number): boolean {
     const ms = this.budget.forwardMs(1);
     if (source.costMs === undefined || ms === null || depth <= 0) return true;
     const a = Math.min(0.99, source.acceptance);
     const expected = (a * (1 - a ** depth)) / (1 - a);
     const extra = (this.budget.forwardMs(depth + 1) ?? ms) - ms;
-    if (expected * ms - extra > source.costMs) return true;
-    const n = (this.skipped.get(source) ?? 0) + 1;
-    this.skipped.set(source, n % FALLBACK.probeEvery);
-    return n >= FALLBACK.probeEvery;
+    return expected * ms - extra > source.costMs;
   }
 
   /**
