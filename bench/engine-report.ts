@@ -25,6 +25,8 @@ export interface ReportMeta {
   /** Markdown table from drafter-agreement.ts. */
   subsets?: string;
   drafter?: string;
+  /** Load average during the run (`os.loadavg()`). */
+  load?: string;
 }
 
 const median = (xs: number[]): number => {
@@ -53,8 +55,8 @@ export function renderReport(
 ): { markdown: string; svg: string } {
   const rows: string[] = [];
   rows.push(
-    '| mode | decode tok/s (median) | speedup vs ar (median) | speedup p25–p75 | tokens / target forward | mean acceptance length | accepted / draft tokens by source | mean tree size | time share draft / verify / other | identical to ar |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| mode | decode tok/s (median) | speedup vs ar (median) | speedup p25–p75 | tokens / target forward | mean acceptance length | accepted / draft tokens by source | answer tokens accepted from drafts, by source | passage copy rate | mean tree size | time share draft / verify / other | identical to ar |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const mode of modes) {
     const runs = questions.map((q) => q.modes[mode]).filter((r) => r !== undefined);
@@ -86,16 +88,21 @@ export function renderReport(
         .map(([k, [a, d]]) => `${k} ${a}/${d} (${f((100 * a) / Math.max(1, d), 0)}%)`)
         .join(', ') || '—';
     const same = runs.filter((r) => r.same).length;
+    // every source kind that drafted, generically (history and recycling included)
+    const share =
+      [...bySource].map(([k, [a]]) => `${k} ${f((100 * a) / Math.max(1, tokens), 0)}%`).join(', ') || '—';
+    const copied = runs.reduce((a, r) => a + r.copiedChars, 0);
+    const chars = runs.reduce((a, r) => a + r.textChars, 0);
     rows.push(
       `| ${mode} | ${f(median(tps), 1)} | ${mode === 'ar' ? '1.00' : f(median(sp))}× | ${mode === 'ar' ? '—' : `${f(quantile(sp, 0.25))}–${f(quantile(sp, 0.75))}`} | ` +
-        `${f(tokens / Math.max(1, steps))} | ${f(drafts ? 1 + accepted / drafts : 1)} | ${src} | ${f(trees.length ? trees.reduce((a, b) => a + b, 0) / trees.length : 0, 1)} | ` +
+        `${f(tokens / Math.max(1, steps))} | ${f(drafts ? 1 + accepted / drafts : 1)} | ${src} | ${share} | ${f((100 * copied) / Math.max(1, chars), 0)}% | ${f(trees.length ? trees.reduce((a, b) => a + b, 0) / trees.length : 0, 1)} | ` +
         `${f((100 * time.d) / tt, 0)}% / ${f((100 * time.v) / tt, 0)}% / ${f((100 * time.o) / tt, 0)}% | ${same}/${runs.length} |`,
     );
   }
   if (peer && peer.tokPerSec.length) {
     const arMed = median(questions.map((q) => q.modes.ar!.stats.decodeTokensPerSecond));
     rows.push(
-      `| transformers.js (Optimum export, int4, greedy) | ${f(median(peer.tokPerSec), 1)} | ${f(median(peer.tokPerSec) / arMed)}× (of ar) | — | 1.00 | — | — | — | — | ${peer.same}/${peer.total} |`,
+      `| transformers.js (Optimum export, int4, greedy) | ${f(median(peer.tokPerSec), 1)} | ${f(median(peer.tokPerSec) / arMed)}× (of ar) | — | 1.00 | — | — | — | — | — | — | ${peer.same}/${peer.total} |`,
     );
   }
   const best = modes.includes('hybrid') ? 'hybrid' : modes[modes.length - 1]!;
@@ -140,7 +147,8 @@ export function renderReport(
             mainRuns.reduce((a, r) => a + r.stats.steps, 0),
           ),
       )}). ` +
-      'Wall-clock ratios on this shared 2-core box are noisy (other jobs ran alongside; load average 7–10); tokens per target forward is the stable number.',
+      `Wall-clock ratios on this shared box are noisy (other jobs ran alongside; load average ${meta.load ?? 'not recorded'}); tokens per target forward is the stable number. ` +
+      'History recording was off (no run fed the next).',
     '',
     why,
     '',

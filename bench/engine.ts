@@ -7,8 +7,15 @@
  * Optimum export of the same model (the peer a TypeScript user would otherwise pick).
  * Writes the Engine section of docs/BENCHMARKS.md and docs/speedup.svg.
  *
+ * Accepted tokens are broken down by every draft source kind that drafted (passage, prompt,
+ * output, recycling, history, model), with the passage copy rate (answer characters copied
+ * from the passages). History recording is off (`recordHistory: false`): no run feeds the next.
+ * `--fresh` measures instead with a fresh `ragspec ask` process per question per mode
+ * (bench/engine-fresh.ts) and writes the "Engine, fresh process per question" section.
+ *
  * Flags: --limit N (questions), --max-tokens N (128), --k N (passages, 4),
- *        --modes ar,reference,model,hybrid, --model DIR, --drafter auto|none|DIR,
+ *        --modes ar,reference,hybrid (add model with a --drafter), --model DIR, --drafter none|self|DIR,
+ *        --fresh,
  *        --drafter-variant NAME, --model-every N (mode `model` on every Nth question only),
  *        --no-peer, --no-subsets, --no-write, --json FILE, --render FILE (re-render a saved run)
  */
@@ -23,6 +30,10 @@ import { openCorpus } from '../src/retrieval/index.ts';
 import { paths, repoRoot } from '../src/util/paths.ts';
 import { renderReport, type QuestionRun, type PeerRun } from './engine-report.ts';
 import { drafterAgreement, subsetsMarkdown, type SubsetResult } from './drafter-agreement.ts';
+import { freshMarkdown, runFresh } from './engine-fresh.ts';
+
+/** Keeps the history datastore (when the engine has one) out of the measurement. */
+const NO_HISTORY = { recordHistory: false };
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,7 +64,9 @@ async function main(): Promise<void> {
   const k = Number(flag('k') ?? 4);
   // mode `model` costs ~3 AR runs with SmolLM2's useless layer-subset drafter: every Nth question
   const modelEvery = Math.max(1, Number(flag('model-every') ?? 1));
-  const modes = (flag('modes') ?? 'ar,reference,model,hybrid').split(',') as DecodeMode[];
+  const modes = (
+    flag('modes') ?? (flag('drafter') ? 'ar,reference,model,hybrid' : 'ar,reference,hybrid')
+  ).split(',') as DecodeMode[];
   if (!modes.includes('ar')) modes.unshift('ar');
   const modelDir = flag('model') ?? paths.targetModel();
   const evalFile = path.join(repoRoot, '..', 'shared', 'eval', 'npm-docs-dev.jsonl');
@@ -64,9 +77,33 @@ async function main(): Promise<void> {
     .map((l) => JSON.parse(l) as { id: string; question: string })
     .slice(0, limit);
 
+  if (has('fresh')) {
+    const runs = runFresh(items, modes, k, maxTokens, flag('drafter') ? ['--drafter', flag('drafter')!] : []);
+    const md = freshMarkdown(
+      runs,
+      modes,
+      k,
+      maxTokens,
+      os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(', '),
+    );
+    console.log(md);
+    if (flag('json')) fs.writeFileSync(flag('json')!, JSON.stringify({ runs, modes }, null, 1));
+    if (!has('no-write'))
+      writeSection(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), md, '## Engine, fresh process per question');
+    const differ = runs.filter((r) => modes.some((m) => r.modes[m]!.answer !== r.modes.ar!.answer));
+    if (differ.length > 0) {
+      console.error(`bench: ${differ.length} answers differ from ar — FAILED`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+
   const engine = await loadEngine({
     model: modelDir,
-    drafter: flag('drafter') ?? 'auto',
+    drafter: flag('drafter') ?? 'none',
     drafterVariant: flag('drafter-variant'),
   });
   const runModes = modes.filter((m) => m !== 'model' || engine.drafter);
@@ -81,7 +118,10 @@ async function main(): Promise<void> {
     const qModes = runModes.filter((m) => m !== 'model' || qi % modelEvery === 0);
     const order = qModes.map((_, i) => qModes[(i + qi) % qModes.length]!);
     for (const mode of order) {
-      const answer = await completeAnswer(engine, { ...prepared, request: { ...prepared.request, mode } });
+      const answer = await completeAnswer(engine, {
+        ...prepared,
+        request: { ...prepared.request, mode, ...NO_HISTORY },
+      });
       results.set(mode, answer.result);
     }
     const ar = results.get('ar')!;
@@ -141,6 +181,10 @@ async function main(): Promise<void> {
     costCurve: engine.costCurve?.ms,
     subsets: subsets ? subsetsMarkdown(subsets) : undefined,
     drafter: engine.drafter?.name,
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', '),
   };
   const report = renderReport(questions, runModes, peer, meta);
   console.log(report.markdown);
@@ -236,10 +280,10 @@ async function runPeer(
   }
 }
 
-/** Replace the "## Engine" section of BENCHMARKS.md (up to the next "## "), leaving the others. */
-function writeSection(file: string, body: string): void {
-  const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n## Engine\n';
-  const start = doc.indexOf('## Engine');
+/** Replace one "## …" section of BENCHMARKS.md (up to the next "## "), leaving the others. */
+function writeSection(file: string, body: string, heading = '## Engine'): void {
+  const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = doc.search(new RegExp(`^${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   if (start < 0) {
     fs.writeFileSync(file, `${doc.trimEnd()}\n\n${body}\n`);
     return;

@@ -47,7 +47,7 @@ export class EngineBackend implements GenerationBackend {
   }
 }
 
-/** Load the target model (and its self-drafter) from `paths.targetModel()` or `opts.model`. */
+/** Load the target model (and the drafter model, when one is named) from `paths.targetModel()` or `opts.model`. */
 export async function loadEngineBackend(opts: EngineLoadOptions = {}): Promise<EngineBackend> {
   const dir = opts.model ?? paths.targetModel();
   const engine = await loadEngine(opts);

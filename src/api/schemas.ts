@@ -72,6 +72,9 @@ export function makeSchemas(limits: Limits) {
     z.array(z.string().min(1).max(limits.maxStopLength)).max(limits.maxStopStrings),
   ]);
   const topK = z.number().int().min(0).max(limits.topKCap);
+  // Repetition penalties (src/verify/penalties.ts): OpenAI's range for frequency/presence.
+  const penalty = z.number().min(-2).max(2);
+  const repetitionPenalty = z.number().gt(0, 'repetition_penalty must be > 0 (1 = off)').max(10);
 
   const Answer = z.strictObject({
     question: z.string().trim().min(1, 'question must not be empty').max(MAX_TEXT_CHARS),
@@ -81,6 +84,9 @@ export function makeSchemas(limits: Limits) {
     temperature: temperature.optional(),
     top_p: topP.optional(),
     seed: seed.optional(),
+    frequency_penalty: penalty.optional(),
+    presence_penalty: penalty.optional(),
+    repetition_penalty: repetitionPenalty.optional(),
     mode: mode.optional(),
     stream: z.boolean().optional(),
     stop: stop.optional(),
@@ -100,8 +106,9 @@ export function makeSchemas(limits: Limits) {
   });
 
   /**
-   * OpenAI chat completions. Loose (clients send fields we do not use: user, metadata,
-   * penalties …), but every field we honour is checked. `retrieval` is our extension:
+   * OpenAI chat completions. Loose (clients send fields we do not use: user, metadata …),
+   * but every field we honour is checked, the penalties included (`repetition_penalty` is
+   * the extension vLLM and TGI also take). `retrieval` is our extension:
    * `false` turns retrieval off for the request; an object sets its top_k / path_prefix.
    */
   const Chat = z.looseObject({
@@ -119,6 +126,9 @@ export function makeSchemas(limits: Limits) {
     temperature: temperature.nullish(),
     top_p: topP.nullish(),
     seed: seed.nullish(),
+    frequency_penalty: penalty.nullish(),
+    presence_penalty: penalty.nullish(),
+    repetition_penalty: repetitionPenalty.nullish(),
     stop: stop.nullish(),
     n: z.literal(1).nullish(),
     stream: z.boolean().nullish(),

@@ -10,6 +10,9 @@ export interface SamplingFlags {
   topK?: string;
   topP?: string;
   seed?: string;
+  frequencyPenalty?: string;
+  presencePenalty?: string;
+  repetitionPenalty?: string;
 }
 
 export function parseMode(v: string): DecodeMode {
@@ -56,7 +59,17 @@ export function parseSampling(o: SamplingFlags): SamplingSettings {
   const topK = num(o.topK, '--top-k', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   const topP = num(o.topP, '--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
   const seed = num(o.seed, '--seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
-  return { temperature, topK, topP, seed };
+  const penalty = (v: string | undefined, flag: string): number | undefined =>
+    num(v, flag, (n) => n >= -2 && n <= 2, 'in [-2, 2] (OpenAI range; 0 = off)');
+  const frequencyPenalty = penalty(o.frequencyPenalty, '--frequency-penalty');
+  const presencePenalty = penalty(o.presencePenalty, '--presence-penalty');
+  const repetitionPenalty = num(
+    o.repetitionPenalty,
+    '--repetition-penalty',
+    (n) => n > 0,
+    'a number > 0 (1 = off)',
+  );
+  return { temperature, topK, topP, seed, frequencyPenalty, presencePenalty, repetitionPenalty };
 }
 
 export function formatStats(s: GenerationStats, mode: DecodeMode): string {

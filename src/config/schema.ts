@@ -49,6 +49,10 @@ const generation = z
     maxTokensCap: z.number().int().min(1).default(1024),
     maxStopStrings: z.number().int().min(0).max(64).default(4),
     maxStopLength: z.number().int().min(1).default(64),
+    /** Repetition penalties of requests that send none (src/verify/penalties.ts); off by default. */
+    frequencyPenalty: z.number().min(-2).max(2).default(0),
+    presencePenalty: z.number().min(-2).max(2).default(0),
+    repetitionPenalty: z.number().gt(0).max(10).default(1),
   })
   .prefault({});
 

@@ -67,6 +67,12 @@ export class BudgetPolicy {
     return 1 + DEFAULT_SLOPE * (s - 1);
   }
 
+  /** Measured ms of a target forward over s tokens, or null without a measured curve. */
+  forwardMs(s: number): number | null {
+    const c = this.opts.costCurve;
+    return c && c.length > 1 ? this.cost(s) : null;
+  }
+
   /**
    * The cost rule: how many of the nodes (probabilities sorted high to low) to verify.
    * Returns all of them under the `simple` rule.

@@ -49,6 +49,8 @@ export interface StepDrafts {
 export interface VerifiedPath {
   /** Accepted draft nodes, root excluded, root to leaf. */
   path: readonly number[];
+  /** [path.length + 1][k] the target's top-k after the root and each accepted node (when asked). */
+  topK?: readonly (readonly number[])[];
 }
 
 /**
@@ -58,7 +60,10 @@ export interface VerifiedPath {
  * drafter that is rarely right costs more than it saves (its own prefill and a forward per
  * draft token).
  */
-export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1 } as const;
+export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1, probeEvery: 16 } as const;
+
+/** The merged tree is built up to this many times the node budget before the cost rule prunes it. */
+const BUILD_FACTOR = 3;
 
 export interface PlannerOptions {
   budget?: BudgetPolicy;
@@ -71,6 +76,10 @@ export class DraftPlanner {
   private readonly fallbackBelow: number;
   /** Which source proposed each candidate of the last plan (by provenance object). */
   private sourceOf = new Map<Provenance, DraftSource>();
+  /** Context index of the last plan's root (where the verified top-k rows start). */
+  private rootAt = 0;
+  /** Steps a costly source was skipped since it was last asked (for the probe). */
+  private readonly skipped = new Map<DraftSource, number>();
 
   constructor(
     readonly sources: readonly PlannedSource[] = [],
@@ -80,16 +89,26 @@ export class DraftPlanner {
     this.fallbackBelow = opts.fallbackBelow ?? FALLBACK.askBelow;
   }
 
+  /** How many top next tokens per verified row the sources learn from (0 = none wants them). */
+  get topK(): number {
+    let k = 0;
+    for (const { source } of this.sources) k = Math.max(k, source.topK ?? 0);
+    return k;
+  }
+
   /** The draft tree of the next step; a root-only tree when no source has anything. */
   async plan(context: DraftContext, limits: PlanLimits): Promise<DraftTree> {
     this.sourceOf = new Map();
+    this.rootAt = context.tokens.length - 1;
     const want = this.budget.next();
     const maxDepth = Math.max(0, Math.min(want.maxDepth, limits.maxDepth));
     const maxNodes = Math.min(want.maxTokens, limits.maxNodes);
     const candidates = maxDepth > 0 ? await this.propose(context, maxDepth, maxNodes, want.maxBranches) : [];
     const root = context.tokens[context.tokens.length - 1]!;
+    // Every source had the whole node budget, so the merged tree may hold more: build it
+    // within the context room (bounded), then keep the best `maxNodes` by probability.
     const tree = DraftTree.build(root, qDraftsAlone(candidates, context.sampling.temperature > 0), {
-      maxNodes,
+      maxNodes: Math.min(limits.maxNodes, BUILD_FACTOR * maxNodes),
       maxDepth,
       eosIds: limits.eosIds,
       chainOnly: limits.chainOnly,
@@ -97,14 +116,15 @@ export class DraftPlanner {
     if (tree.draftCount === 0) return tree;
     // The cost rule: keep the nodes worth their forward cost (expected accepted tokens per ms).
     const probs = tree.pathProbs();
-    return tree.prune(probs, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+    const n = Math.min(maxNodes, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+    return tree.prune(probs, n);
   }
 
   /**
-   * Ask the sources in order. Primary sources each get the whole node budget (the tree
-   * build caps the total) and their candidates are merged by confidence, each source's own
-   * order kept, so a confident later source (history) is not starved by an earlier one's
-   * weak guesses (reference's 1-token matches). Fallback sources come after, within what is left.
+   * Ask the sources in order. Every source gets the whole node budget (the tree is pruned
+   * to it afterwards, by probability). Primary sources' candidates are merged by confidence,
+   * each source's own order kept, so a confident later source (history) is not starved by an
+   * earlier one's weak guesses (reference's 1-token matches). Fallback sources come after.
    */
   private async propose(
     context: DraftContext,
@@ -115,30 +135,54 @@ export class DraftPlanner {
     const sampled = context.sampling.temperature > 0;
     const primary: DraftCandidate[][] = [];
     const candidates: DraftCandidate[] = [];
-    let used = 0;
-    let weak = true; // nothing yet, or only low-acceptance candidates
+    let weak = true; // nothing yet, or only unlikely candidates
     for (const { source, fallback } of this.sources) {
       if (fallback && primary.length > 0) {
         candidates.push(...mergeByConfidence(primary));
         primary.length = 0;
       }
-      // The fallback rule. Under sampling a fallback's q-drafts could not join the drafts
-      // already taken (the q-draft rule would drop them), so it is asked only when there are none.
-      if (fallback && (!weak || (sampled && candidates.length > 0) || source.acceptance < FALLBACK.dropBelow))
-        continue;
-      const left = fallback ? maxNodes - used : maxNodes;
-      if (left <= 0) break;
-      const got = await source.propose(context, { maxTokens: left, maxDepth, maxBranches });
+      const costly = source.costMs !== undefined;
+      // The fallback rule. Under sampling a costly fallback's q-drafts could not join the
+      // drafts already taken (the q-draft rule would drop them), so it is asked only when
+      // there are none.
+      if (fallback && (!weak || (sampled && costly && candidates.length > 0))) continue;
+      if (fallback && !this.worthAsking(source, maxDepth)) continue;
+      const got = await source.propose(context, { maxTokens: maxNodes, maxDepth, maxBranches });
       for (const c of got) {
         this.sourceOf.set(c.provenance, source);
-        used += Math.min(c.tokens.length, maxDepth);
       }
       if (fallback) candidates.push(...got);
       else primary.push(got);
-      if (got.length > 0 && source.acceptance >= this.fallbackBelow) weak = false;
+      // a source with a likely first token makes the step strong (a 1-token match is not)
+      if (source.acceptance >= this.fallbackBelow && got.some((c) => c.confidence >= this.fallbackBelow))
+        weak = false;
     }
     candidates.push(...mergeByConfidence(primary));
     return candidates;
+  }
+
+  /**
+   * A fallback is asked while its running acceptance is at least `dropBelow` and, for a
+   * source with a cost (a drafter model), while it pays for itself: the target time its
+   * expected accepted tokens save must exceed its own time plus the extra verify cost
+   * (expected accepted tokens of a chain of d drafts at running acceptance a: a + a² + … + a^d).
+   * A skipped source is still probed every `probeEvery` steps, so its numbers (which persist
+   * across processes) can recover.
+   */
+  private worthAsking(source: DraftSource, depth: number): boolean {
+    if (source.acceptance >= FALLBACK.dropBelow && this.paysFor(source, depth)) return true;
+    const n = (this.skipped.get(source) ?? 0) + 1;
+    this.skipped.set(source, n % FALLBACK.probeEvery);
+    return n >= FALLBACK.probeEvery;
+  }
+
+  private paysFor(source: DraftSource, depth: number): boolean {
+    const ms = this.budget.forwardMs(1);
+    if (source.costMs === undefined || ms === null || depth <= 0) return true;
+    const a = Math.min(0.99, source.acceptance);
+    const expected = (a * (1 - a ** depth)) / (1 - a);
+    const extra = (this.budget.forwardMs(depth + 1) ?? ms) - ms;
+    return expected * ms - extra > source.costMs;
   }
 
   /**
@@ -153,6 +197,8 @@ export class DraftPlanner {
         draftTokens: drafted.bySource.get(source) ?? 0,
         acceptedTokens: accepted.bySource.get(source) ?? 0,
         context,
+        topK: result.topK,
+        topKAt: this.rootAt,
       });
     }
     let treeDepth = 0;

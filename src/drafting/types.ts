@@ -7,7 +7,7 @@
 import type { SamplingSettings } from '../verify/sampling.ts';
 
 /** Where draft tokens come from (the label of per-source stats and metrics). */
-export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'history' | 'model';
+export type DraftSourceKind = 'passage' | 'prompt' | 'output' | 'history' | 'model' | 'recycling';
 
 /** Where a candidate came from. */
 export type Provenance =
@@ -20,7 +20,9 @@ export type Provenance =
   | { kind: 'output'; offset: number }
   /** entry: the history entry id; offset: token offset of the candidate's first token in it */
   | { kind: 'history'; entry: number; offset: number }
-  | { kind: 'model'; model: string };
+  | { kind: 'model'; model: string }
+  /** the target's own top-k after `after` (token recycling); `rank` of the first token there */
+  | { kind: 'recycling'; after: number; rank: number };
 
 export interface DraftCandidate {
   /** Proposed continuation tokens (after the context's last token). */
@@ -74,6 +76,12 @@ export interface DraftOutcome {
   acceptedTokens: number;
   /** The context after the step (so stateful sources can sync). */
   context: readonly number[];
+  /**
+   * [R][k] the target's top-k next tokens (best first) after context[topKAt + j]: the root,
+   * then each accepted token. Present when a source asked for them (`DraftSource.topK`).
+   */
+  topK?: readonly (readonly number[])[];
+  topKAt?: number;
 }
 
 export interface DraftSource {
@@ -85,6 +93,13 @@ export interface DraftSource {
    * reads it to decide whether a fallback source is still asked.
    */
   readonly acceptance: number;
+  /** How many of the target's top next tokens per verified row this source learns from (0/absent = none). */
+  readonly topK?: number;
+  /**
+   * Running ms one `propose` costs (a drafter model's own forwards); the planner asks a
+   * fallback with a cost only while its expected saving exceeds it. Absent = free.
+   */
+  readonly costMs?: number;
   /** Start a new request: drop per-request state (what it learned about the target may stay). */
   reset?(): void;
   dispose?(): Promise<void>;

@@ -13,6 +13,7 @@
  * is the target's own output: greedy = token-identical to `ar`, sampling = same distribution.
  */
 import { BudgetPolicy, type BudgetOptions } from '../drafting/budget.ts';
+import { DraftMemory } from '../drafting/memory.ts';
 import { tokenCharOffsets } from '../drafting/offsets.ts';
 import { PassageCharIndex } from '../drafting/passage-chars.ts';
 import { DraftPlanner } from '../drafting/planner.ts';
@@ -57,7 +58,14 @@ export class Engine {
     readonly costCurve: CostCurve | null = null,
     private readonly budgetDefaults: BudgetOptions = {},
     readonly history: EngineHistory | null = null,
-  ) {}
+    /** What the draft sources learned, across requests (and processes when it has a file). */
+    readonly memory: DraftMemory = new DraftMemory(),
+  ) {
+    if (drafter) {
+      drafter.acceptance = memory.drafter.acceptance ?? drafter.acceptance;
+      drafter.costMs = memory.drafter.costMs ?? drafter.costMs;
+    }
+  }
 
   /** The prompt text for a chat conversation (model's chat template, generation prompt added). */
   renderChat(messages: readonly ChatMessage[]): string {
@@ -88,7 +96,7 @@ export class Engine {
       throw new RagspecError('mode "model" needs a drafter model, and none is loaded', {
         code: 'no_drafter',
         kind: 'bad_input',
-        hint: 'convert one with `npx ragspec convert <gguf> --layers 0-5 --weights int4` (variant ${SELF_DRAFT_VARIANT}) or use --mode hybrid/reference',
+        hint: `pass an independent drafter that shares the target's tokenizer with --drafter DIR (or --drafter self for the layer-subset variant ${SELF_DRAFT_VARIANT}), or use --mode hybrid/reference`,
       });
     }
     const prompt = this.promptTokens(req);
@@ -98,6 +106,7 @@ export class Engine {
       tokenizer: this.tokenizer,
       drafter: this.drafter,
       history: this.history?.store ?? null,
+      memory: this.memory,
     });
     const budget = new BudgetPolicy({
       ...this.budgetDefaults,
@@ -119,6 +128,7 @@ export class Engine {
     );
     if (this.history?.record && req.recordHistory !== false && out.finishReason !== 'cancelled')
       this.record(this.history.store, out.tokens, req.historyMark);
+    this.remember();
     const spans = out.copies.some((c) => c)
       ? copiedSpans(
           out.copies,
@@ -155,7 +165,15 @@ export class Engine {
   /** The last failed history write, if the latest flush failed. */
   historyError: unknown = null;
 
+  /** Persist what the sources learned (after every request: a killed process keeps it). */
+  private remember(): void {
+    if (this.drafter)
+      this.memory.drafter = { acceptance: this.drafter.acceptance, costMs: this.drafter.costMs };
+    this.memory.save();
+  }
+
   async dispose(): Promise<void> {
+    this.remember();
     if (this.history?.record) {
       try {
         this.history.store.flush();

@@ -1,14 +1,18 @@
 /**
  * Assembling an Engine: the converted target model and its tokenizer, the drafter model
- * (the self-drafting variant, converted from the target's GGUF on first use, or another
- * folder that shares the tokenizer), and the target's forward-cost curve for the budget.
+ * when one is asked for (a user's independent drafter that shares the tokenizer, or for
+ * experiments the layer-subset self-drafter, converted from the target's GGUF on first
+ * use), the target's forward-cost curve for the budget, and the draft memory (what the
+ * sources learned in earlier runs, under paths.cache()).
  *
- *   const engine = await loadEngine();   // target (+ self-drafter) from paths.targetModel()
+ *   const engine = await loadEngine();   // target from paths.targetModel(), no drafter model
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BudgetOptions } from '../drafting/budget.ts';
 import { HistoryStore } from '../drafting/history/store.ts';
+import { DraftMemory } from '../drafting/memory.ts';
 import { ModelDrafter } from '../drafting/sources/model.ts';
 import { convertGguf } from '../model/convert.ts';
 import { loadCausalLM, loadModelTokenizer } from '../model/load.ts';
@@ -25,11 +29,12 @@ export interface EngineLoadOptions {
   /** Variant of the target folder (default: int4, else fp32). */
   variant?: string;
   /**
-   * Drafter model: 'auto' (default) = the self-drafting variant `draft-int4` of the target
-   * folder when it exists; 'none'; or a path to another converted folder / graph that shares
-   * the target's tokenizer.
+   * Drafter model: 'none' (default: passages, the output, the history and token recycling
+   * draft); a path to an independent converted folder that shares the target's tokenizer;
+   * or 'self' (alias 'auto') = the layer-subset variant `draft-int4` of the target folder,
+   * built on first use — measured at 2.6% agreement, so for experiments only.
    */
-  drafter?: 'auto' | 'none' | string;
+  drafter?: 'none' | 'self' | 'auto' | string;
   /** Variant of the drafter folder when `drafter` is a path. */
   drafterVariant?: string;
   device?: ExecutionProvider;
@@ -44,6 +49,12 @@ export interface EngineLoadOptions {
    * (default true), and its size bound. Absent: no history (tests, benchmarks by default).
    */
   history?: { dir: string; record?: boolean; maxTokens?: number };
+  /**
+   * Keep what the draft sources learn in a file under paths.cache() (one per target model
+   * and variant), read at load and written after each request. Default true; false = this
+   * process only (tests).
+   */
+  memory?: boolean;
 }
 
 /**
@@ -60,8 +71,8 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
   const target = await loadCausalLM(dir, { ...session, variant: opts.variant });
   const tokenizer = loadModelTokenizer(dir);
   let drafter: ModelDrafter | null = null;
-  const which = opts.drafter ?? 'auto';
-  if (which === 'auto') {
+  const which = opts.drafter ?? 'none';
+  if (which === 'self' || which === 'auto') {
     // The self-drafting model is built from the target's GGUF on first use (a few seconds).
     const gguf = path.join(dir, 'model.gguf');
     if (
@@ -96,7 +107,23 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
     const key = `${dir}|${opts.variant ?? 'default'}|${target.config.numLayers}|${opts.device ?? 'cpu'}|${opts.threads ?? 0}`;
     curve = cachedCostCurve(key) ?? (await measureCostCurve(target, key));
   }
-  return new Engine(target, tokenizer, drafter, curve, opts.budget, openHistory(opts.history));
+  const memoryFile =
+    (opts.memory ?? true) ? memoryPath(`${path.resolve(dir)}|${opts.variant ?? 'default'}`) : null;
+  return new Engine(
+    target,
+    tokenizer,
+    drafter,
+    curve,
+    opts.budget,
+    openHistory(opts.history),
+    DraftMemory.open(memoryFile),
+  );
+}
+
+/** The draft memory file of one target (model folder + variant). */
+export function memoryPath(key: string): string {
+  const h = crypto.createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return path.join(paths.cache(), `draft-memory-${h}.json`);
 }
 
 function openHistory(h: EngineLoadOptions['history']): EngineHistory | null {

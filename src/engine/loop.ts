@@ -110,7 +110,11 @@ export async function runLoop(o: LoopOptions, cb: GenerationCallbacks = {}): Pro
     const logits = await target.forward(tree.tokens, tree.positions(past), mask, cache); // [N, V]
 
     // 5. Verify: the accepted path and the bonus token.
-    const result = verify(tree, logits, o.sampling, rng);
+    // (penalties see each node's own path; recycling sources want the accepted rows' top-k)
+    const result = verify(tree, logits, o.sampling, rng, {
+      context: { tokens: context, promptLength: prompt.length },
+      topK: planner.topK,
+    });
 
     // 6. Keep the accepted branch (root + accepted nodes) in the target KV cache.
     cache.keep([0, ...result.path]);

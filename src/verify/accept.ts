@@ -19,8 +19,12 @@
  *   norm(max(0, p − q)) (multi-round rejection sampling when a node has several children;
  *   a deterministic child counts as q = one-hot). The residual after the last child is
  *   what the recovered token is drawn from.
+ * - logits processors: every rule above reads node i's row after the repetition penalties
+ *   computed from the context along i's own path (penalties.ts), so AR (the root-only tree)
+ *   and speculation apply the same function.
  */
 import { logitsRow, type Logits } from '../model/types.ts';
+import { nodePenalizer, type PenaltyContext } from './penalties.ts';
 import type { Rng } from './rng.ts';
 import { argmax, isGreedy, sampleFrom, targetDistribution, type SamplingSettings } from './sampling.ts';
 
@@ -41,7 +45,27 @@ export interface VerifyResult {
   accepted: number[];
   /** The target's token after the accepted path (bonus or recovered). */
   bonus: number;
+  /**
+   * [path.length + 1][k] the target's k most likely next tokens (penalised logits, best
+   * first) after the root and after each accepted node — what token recycling drafts from.
+   * Present when `VerifyOptions.topK` > 0.
+   */
+  topK?: number[][];
 }
+
+export interface VerifyOptions {
+  /**
+   * The context the step continues (prompt + output so far, the root its last token): needed
+   * when the sampling settings carry repetition penalties (penalties.ts), which every node
+   * gets from the context along its own path.
+   */
+  context?: PenaltyContext;
+  /** Also return the top-k next tokens of the accepted rows (0 = no). */
+  topK?: number;
+}
+
+/** Row of node i after the logits processors (penalties) that precede sampling. */
+type RowOf = (node: number) => ArrayLike<number>;
 
 /** children[i] = child node indices of i, in node order (the drafters' ranking). */
 export function childrenOf(parents: readonly number[]): number[][] {
@@ -65,21 +89,75 @@ export function verifyTree(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
+  opts: VerifyOptions = {},
 ): VerifyResult {
   if (logits.rows !== tree.tokens.length) {
     throw new Error(`verifier: ${logits.rows} logit rows for a tree of ${tree.tokens.length} nodes`);
   }
-  return isGreedy(sampling) ? verifyGreedy(tree, logits) : verifySampling(tree, logits, sampling, rng);
+  const rowOf = processedRows(tree, logits, sampling, opts.context);
+  const result = isGreedy(sampling)
+    ? verifyGreedy(tree, logits, rowOf)
+    : verifySampling(tree, logits, sampling, rng, rowOf);
+  const k = opts.topK ?? 0;
+  if (k > 0) result.topK = [0, ...result.path].map((n) => topKOf(rowOf(n), k));
+  return result;
+}
+
+/**
+ * Rows after the penalties, each computed once (the row of node i is penalised with the
+ * context along i's own path). Without penalties the raw rows.
+ */
+function processedRows(
+  tree: VerifyTree,
+  logits: Logits,
+  sampling: SamplingSettings,
+  context: PenaltyContext | undefined,
+): RowOf {
+  const raw = (n: number): ArrayLike<number> => logitsRow(logits, n);
+  if (!context) return raw;
+  const penalise = nodePenalizer(tree.tokens, tree.parents, context, sampling);
+  const memo = new Map<number, ArrayLike<number>>();
+  return (n) => {
+    let row = memo.get(n);
+    if (!row) memo.set(n, (row = penalise(n, raw(n))));
+    return row;
+  };
+}
+
+/** The k largest entries of a row, best first (first index on ties). [V] → [k] */
+export function topKOf(row: ArrayLike<number>, k: number): number[] {
+  const idx = new Int32Array(k);
+  const val = new Float64Array(k).fill(-Infinity);
+  let n = 0;
+  let floor = -Infinity; // the k-th best so far: most entries fail this one comparison
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i]!;
+    if (n === k && !(v > floor)) continue;
+    let j = n < k ? n++ : k - 1;
+    while (j > 0 && val[j - 1]! < v) {
+      val[j] = val[j - 1]!;
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    val[j] = v;
+    idx[j] = i;
+    if (n === k) floor = val[k - 1]!;
+  }
+  return Array.from(idx.subarray(0, n));
 }
 
 /** Greedy: the longest path whose every token is the target's argmax, plus the bonus token. */
-export function verifyGreedy(tree: VerifyTree, logits: Logits): VerifyResult {
+export function verifyGreedy(
+  tree: VerifyTree,
+  logits: Logits,
+  rowOf: RowOf = (n) => logitsRow(logits, n),
+): VerifyResult {
   const children = childrenOf(tree.parents);
   const path: number[] = [];
   const accepted: number[] = [];
   let cur = 0;
   for (;;) {
-    const t = argmax(logitsRow(logits, cur));
+    const t = argmax(rowOf(cur));
     const next = children[cur]!.find((c) => tree.tokens[c] === t);
     if (next === undefined) return { path, accepted, bonus: t };
     path.push(next);
@@ -94,6 +172,7 @@ export function verifySampling(
   logits: Logits,
   sampling: SamplingSettings,
   rng: Rng | null,
+  rowOf: RowOf = (n) => logitsRow(logits, n),
 ): VerifyResult {
   if (rng === null) throw new Error('verifier: sampling needs an rng');
   const children = childrenOf(tree.parents);
@@ -101,7 +180,7 @@ export function verifySampling(
   const accepted: number[] = [];
   let cur = 0;
   for (;;) {
-    const p = targetDistribution(logitsRow(logits, cur), sampling); // [V]
+    const p = targetDistribution(rowOf(cur), sampling); // [V]
     const kids = children[cur]!;
     let next: number | undefined;
     let recovered: number | undefined;

@@ -13,6 +13,11 @@ export interface SamplingSettings {
   topP?: number;
   /** Seed of the request's rng (random when absent); ignored by greedy decoding. */
   seed?: number;
+  /** OpenAI semantics over the generated tokens, −2..2 (penalties.ts); 0 = off. */
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** CTRL / Hugging Face semantics over prompt + generated tokens, > 0 (penalties.ts); 1 = off. */
+  repetitionPenalty?: number;
 }
 
 export function isGreedy(s: SamplingSettings): boolean {

@@ -33,10 +33,10 @@ const plant = vi.hoisted(() => ({ bug: null as PlantedBug | null }));
 vi.mock('../../src/verify/accept.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/verify/accept.ts')>();
   const { plantedVerifySampling } = await import('./planted-verifier.ts');
-  const verifyTree: typeof real.verifyTree = (tree, logits, sampling, rng) =>
+  const verifyTree: typeof real.verifyTree = (tree, logits, sampling, rng, opts) =>
     plant.bug && sampling.temperature > 0 && rng
       ? plantedVerifySampling(tree, logits, sampling, rng, plant.bug)
-      : real.verifyTree(tree, logits, sampling, rng);
+      : real.verifyTree(tree, logits, sampling, rng, opts);
   return { ...real, verifyTree };
 });
 

@@ -1,11 +1,14 @@
 /**
  * LOSSLESS GREEDY ON THE REAL MODEL. For every question of ../shared/eval/npm-docs-dev.jsonl,
  * with its retrieved passages in the prompt and as draft references, the modes `reference`,
- * `model` and `hybrid` emit exactly the tokens of `ar` greedy decoding (max 128 new tokens).
+ * `model` and `hybrid` emit exactly the tokens of `ar` greedy decoding (max 128 new tokens);
+ * on the first PENALTY_QUESTIONS questions of each part also `hybrid` with repetition
+ * penalties set equals `ar` with the same penalties.
  *
  * Cost control for CI: the dev set is split into interleaved parts, one test file each
  * (real-model-lossless-*.test.ts), so vitest's two workers check them side by side; each
- * part loads one Engine (target + self-drafter); per question the prompt is prefilled once
+ * part loads one Engine (target + the layer-subset self-drafter, loaded explicitly with
+ * `drafter: 'self'` since no drafter model is loaded by default); per question the prompt is prefilled once
  * and reused by every mode (prefix cache); modes run interleaved. Every mode runs on every
  * question by default; RAGSPEC_LOSSLESS_MODEL_EVERY=n checks `model` on 1 in n questions.
  * RAGSPEC_LOSSLESS_LIMIT=n checks only the first n questions (local iteration).
@@ -43,6 +46,9 @@ const ALL_MODES: DecodeMode[] = ['ar', 'reference', 'model', 'hybrid'];
  * question; its drafting is asserted on the tiny model (distribution.test.ts) instead.
  */
 const MIN_ACCEPTED_PER_QUESTION = 8;
+/** Questions per part that also check `hybrid` with penalties (two extra generations each). */
+const PENALTY_QUESTIONS = 2;
+const PENALTIES = { temperature: 0, repetitionPenalty: 1.2, frequencyPenalty: 0.3, presencePenalty: 0.2 };
 const allItems = fs
   .readFileSync(EVAL, 'utf8')
   .split('\n')
@@ -63,7 +69,7 @@ export function describeLossless(part: number, parts: number): void {
         `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
       );
     }
-    engine = await loadEngine();
+    engine = await loadEngine({ drafter: 'self' });
     corpus = await openCorpus(paths.data(), { readOnly: true });
   }, 600_000);
 
@@ -95,7 +101,7 @@ export function describeLossless(part: number, parts: number): void {
           const ids = engine.promptTokens(prepared.request);
           const base = await plainGreedy(engine.target, ids, 128, engine.tokenizer.eosIds);
           expect(ar.tokens, `${item.id} ar (shared engine) vs plain greedy`).toEqual(base.tokens);
-          const fresh = await loadEngine();
+          const fresh = await loadEngine({ drafter: 'self' });
           try {
             for (const mode of ALL_MODES) {
               fresh.prefixCache.clear(); // nothing carried over from the previous mode either
@@ -124,6 +130,20 @@ export function describeLossless(part: number, parts: number): void {
             expect(r.text.slice(span.answerStart, span.answerEnd)).toBe(span.text);
             spans++;
           }
+        }
+        if (qi < PENALTY_QUESTIONS) {
+          // penalties: every tree node penalised along its own path = AR with the same penalties
+          const withPenalties = async (mode: DecodeMode) =>
+            (
+              await completeAnswer(engine, {
+                ...prepared,
+                request: { ...prepared.request, mode, sampling: PENALTIES },
+              })
+            ).result;
+          const arP = await withPenalties('ar');
+          const hyP = await withPenalties('hybrid');
+          expect(hyP.tokens, `${item.id} hybrid with penalties`).toEqual(arP.tokens);
+          perMode['hybrid+penalties'] = hyP.stats.acceptedTokens;
         }
         console.log(`accepted ${item.id} ${ar.tokens.length} tokens ${JSON.stringify(perMode)}`);
         for (const mode of ['reference', 'hybrid'])

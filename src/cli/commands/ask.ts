@@ -44,7 +44,11 @@ export function register(program: Command): void {
     .option('--data <dir>', 'corpus folder (default .ragspec/data)')
     .option('--store <url>', STORE_FLAG_HELP)
     .option('--model <dir>', 'converted model folder')
-    .option('--drafter <what>', 'drafter model: auto, none, or a converted folder', 'auto')
+    .option(
+      '--drafter <what>',
+      "drafter model: none, a converted folder with the target's tokenizer, or self (layer-subset, experiments)",
+      'none',
+    )
     .option('--device <device>', DEVICE_HELP)
     .option('--no-history', "don't draft from (or add this answer to) the history datastore of past answers")
     .action(async (question: string, o: AskFlags) => {

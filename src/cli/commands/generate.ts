@@ -32,6 +32,18 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--top-k <k>', 'sample among the k most likely tokens')
     .option('--top-p <p>', 'nucleus sampling mass')
     .option('--seed <n>', 'random seed for sampling (reproducible runs)')
+    .option(
+      '--frequency-penalty <f>',
+      'subtract f × count from the logits of generated tokens (-2..2; OpenAI)',
+    )
+    .option(
+      '--presence-penalty <p>',
+      'subtract p from the logits of tokens generated at least once (-2..2; OpenAI)',
+    )
+    .option(
+      '--repetition-penalty <r>',
+      'divide positive / multiply negative logits of prompt and generated tokens by r (> 0, 1 = off; CTRL)',
+    )
     .option('--mode <mode>', 'ar, reference, model or hybrid', 'hybrid');
 }
 
@@ -51,8 +63,8 @@ export function register(program: Command): void {
     .option('--model <dir>', 'converted model folder (default .ragspec/models/smollm2-135m-instruct)')
     .option(
       '--drafter <what>',
-      'drafter model: auto, none, or a converted folder with the same tokenizer',
-      'auto',
+      "drafter model: none, a converted folder with the target's tokenizer, or self (layer-subset, experiments)",
+      'none',
     )
     .option('--device <device>', DEVICE_HELP)
     .option('--stats', 'print decoding stats to stderr')

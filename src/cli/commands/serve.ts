@@ -47,7 +47,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--drafter <which>',
-      "drafter model: 'auto' (self-drafting variant), 'none', or a converted folder",
+      "drafter model: 'none' (default), a converted folder with the target's tokenizer, or 'self' (layer-subset, experiments)",
     )
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--device <device>', `${DEVICE_HELP}; no usable GPU: /readyz is 503 with the reason`)

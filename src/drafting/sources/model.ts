@@ -29,6 +29,9 @@ export class ModelDrafter implements DraftSource {
   readonly name: string;
   /** Running share of drafted tokens accepted. */
   acceptance = 0.5;
+  /** Running ms of one `propose` (its sync forward and one forward per draft token); the
+   * planner's pay rule weighs it. 0 until measured (so it is asked once). */
+  costMs = 0;
   private cache: KvCache;
   /** Tokens whose keys/values are in `cache`, in order. */
   private cached: number[] = [];
@@ -61,6 +64,14 @@ export class ModelDrafter implements DraftSource {
   }
 
   async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
+    const t0 = performance.now();
+    const out = await this.draft(ctx, budget);
+    const ms = performance.now() - t0;
+    if (out.length > 0) this.costMs = this.costMs === 0 ? ms : 0.8 * this.costMs + 0.2 * ms;
+    return out;
+  }
+
+  private async draft(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
     // A drafter that is rarely right drafts less: γ shrinks with its running acceptance.
     const useful = Math.max(1, Math.floor((2 * this.acceptance) / Math.max(0.05, 1 - this.acceptance)) + 1);
     const depth = Math.min(this.gamma, useful, budget.maxDepth, budget.maxTokens);

@@ -34,6 +34,23 @@ export interface ReferenceDrafterOptions {
   hitsPerN?: number;
   /** Index the prompt and the output as references too (default true). */
   selfReference?: boolean;
+  /**
+   * Running numbers shared across requests (DraftMemory keeps and persists one): this
+   * drafter reads and updates them in place. Default: fresh priors.
+   */
+  learned?: ReferenceLearned;
+}
+
+/** What a ReferenceDrafter learns about the target, kept across requests and processes. */
+export interface ReferenceLearned {
+  /** Running share of drafted tokens accepted. */
+  acceptance: number;
+  /** Per `${kind}:${bucket}` (kind passage|prompt|output, bucket of the match length). */
+  match: Record<string, MatchStats>;
+}
+
+export function freshReferenceLearned(): ReferenceLearned {
+  return { acceptance: 0.5, match: {} };
 }
 
 interface SeqInfo {
@@ -50,7 +67,7 @@ const bucketOf = (n: number): number => (n <= 3 ? n : n <= 5 ? 4 : 5);
  * Running acceptance per (source, match-length bucket): `first` = P(first token accepted),
  * `cont` = P(next token accepted | the previous one was). Priors before any evidence.
  */
-interface MatchStats {
+export interface MatchStats {
   first: number;
   cont: number;
 }
@@ -67,9 +84,7 @@ export class ReferenceDrafter implements DraftSource {
   private readonly minN: number;
   private readonly hitsPerN: number;
   private readonly selfReference: boolean;
-  /** Running acceptance of this source (exponential average), for the budget and hybrid switch. */
-  acceptance = 0.5;
-  private readonly matchStats = new Map<string, MatchStats>();
+  private readonly learned: ReferenceLearned;
   /** Proposals of the last step and the context length then, to learn from what was accepted. */
   private last: { tokens: number[]; key: string }[] = [];
   private lastLen = 0;
@@ -83,6 +98,7 @@ export class ReferenceDrafter implements DraftSource {
     this.minN = Math.max(1, opts.minN ?? 1);
     this.hitsPerN = opts.hitsPerN ?? 16;
     this.selfReference = opts.selfReference ?? true;
+    this.learned = opts.learned ?? freshReferenceLearned();
     for (const p of passages) {
       if (this.passageSeq.has(p.id)) continue;
       const tokens = tokenizer.encode(p.text);
@@ -90,6 +106,11 @@ export class ReferenceDrafter implements DraftSource {
       this.info.push({ kind: 'passage', passageId: p.id });
       this.passageSeq.set(p.id, seq);
     }
+  }
+
+  /** Running acceptance of this source (exponential average), for the budget and hybrid switch. */
+  get acceptance(): number {
+    return this.learned.acceptance;
   }
 
   /** Reference tokens indexed so far (passages + context). */
@@ -166,10 +187,10 @@ export class ReferenceDrafter implements DraftSource {
 
   private stats(kind: string, n: number): MatchStats {
     const key = `${kind}:${bucketOf(n)}`;
-    let st = this.matchStats.get(key);
+    let st = this.learned.match[key];
     if (!st) {
       st = { first: PRIOR_FIRST[bucketOf(n)]!, cont: PRIOR_CONT };
-      this.matchStats.set(key, st);
+      this.learned.match[key] = st;
     }
     return st;
   }
@@ -187,7 +208,7 @@ export class ReferenceDrafter implements DraftSource {
     // a proposal "would have been accepted" for as long as it agrees with that.
     const emitted = outcome.context.slice(this.lastLen);
     for (const p of this.last) {
-      const st = this.matchStats.get(p.key);
+      const st = this.learned.match[p.key];
       if (!st || emitted.length === 0) continue;
       let m = 0;
       while (m < p.tokens.length && m < emitted.length && p.tokens[m] === emitted[m]) m++;
@@ -200,6 +221,6 @@ export class ReferenceDrafter implements DraftSource {
     if (outcome.draftTokens === 0) return;
     // Share of drafted tokens accepted, smoothed over recent steps.
     const rate = outcome.acceptedTokens / outcome.draftTokens;
-    this.acceptance = 0.7 * this.acceptance + 0.3 * rate;
+    this.learned.acceptance = 0.7 * this.learned.acceptance + 0.3 * rate;
   }
 }
