@@ -19,6 +19,7 @@ export const ENV_KEYS: Record<string, { path: [string, string]; kind: 'string' |
   RAGSPEC_REQUEST_TIMEOUT_MS: { path: ['server', 'requestTimeoutMs'], kind: 'int' },
   RAGSPEC_SHUTDOWN_GRACE_MS: { path: ['server', 'shutdownGraceMs'], kind: 'int' },
   RAGSPEC_MODE: { path: ['generation', 'mode'], kind: 'string' },
+  RAGSPEC_MAX_BATCH: { path: ['batching', 'maxBatch'], kind: 'int' },
   RAGSPEC_DATA_DIR: { path: ['storage', 'dataDir'], kind: 'string' },
   RAGSPEC_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
 };

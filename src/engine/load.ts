@@ -37,6 +37,11 @@ export interface EngineLoadOptions {
   costCurve?: boolean;
   /** Defaults for the draft budget. */
   budget?: BudgetOptions;
+  /**
+   * Continuous batching: up to this many generations per target forward (default 1: one at
+   * a time). Needs a graph that takes a batch (`capabilities.batch`), else stays 1.
+   */
+  maxBatch?: number;
 }
 
 /**
@@ -89,7 +94,7 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
     const key = `${dir}|${opts.variant ?? 'default'}|${target.config.numLayers}|${opts.device ?? 'cpu'}|${opts.threads ?? 0}`;
     curve = cachedCostCurve(key) ?? (await measureCostCurve(target, key));
   }
-  return new Engine(target, tokenizer, drafter, curve, opts.budget);
+  return new Engine(target, tokenizer, drafter, curve, opts.budget, { maxBatch: opts.maxBatch });
 }
 
 function hasVariant(dir: string, variant: string): boolean {

@@ -60,6 +60,17 @@ export class ModelDrafter implements DraftSource {
     this.last = null;
   }
 
+  /**
+   * A drafter over the same model with its own KV cache, for one of several requests decoding
+   * at once (continuous batching): a shared cache would re-prefill at every switch between
+   * requests. It starts from this drafter's running acceptance.
+   */
+  fork(): ModelDrafter {
+    const d = new ModelDrafter(this.model, { name: this.name, gamma: this.gamma, eosIds: [...this.eos] });
+    d.acceptance = this.acceptance;
+    return d;
+  }
+
   async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
     // A drafter that is rarely right drafts less: γ shrinks with its running acceptance.
     const useful = Math.max(1, Math.floor((2 * this.acceptance) / Math.max(0.05, 1 - this.acceptance)) + 1);
