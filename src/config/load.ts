@@ -34,6 +34,7 @@ export interface ConfigFlags {
   logLevel?: string;
   queueSize?: number | string;
   requestTimeoutMs?: number | string;
+  maxBatch?: number | string;
 }
 
 const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> = {
@@ -42,6 +43,7 @@ const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> 
   apiKey: ['server', 'apiKey', 'string'],
   queueSize: ['server', 'queueSize', 'int'],
   requestTimeoutMs: ['server', 'requestTimeoutMs', 'int'],
+  maxBatch: ['batching', 'maxBatch', 'int'],
   mode: ['generation', 'mode', 'string'],
   dataDir: ['storage', 'dataDir', 'string'],
   logLevel: ['log', 'level', 'string'],
