@@ -51,7 +51,7 @@ interface Member {
   /** While prefilling: the chunks still to run. */
   chunks: Iterator<PrefillChunk> | null;
   prefillMs: number;
-  /** Rows of its part in the last tick. */
+  /** Rows of its decode tree in the last tick (0: it was prefilling). */
   rows: number;
 }
 
@@ -67,7 +67,7 @@ export class Scheduler {
   private readonly waiting: Member[] = [];
   private readonly active: Member[] = [];
   private running = false;
-  private lastRows = 0;
+  private lastLoad = { rows: 0, requests: 0 };
 
   constructor(
     readonly target: CausalLM,
@@ -143,7 +143,7 @@ export class Scheduler {
 
     // 2. One part per active request.
     const parts: Part[] = [];
-    const load = { rows: this.lastRows, requests: this.active.length };
+    const load = this.lastLoad;
     for (const m of [...this.active]) {
       try {
         const part = await this.partOf(m, load);
@@ -162,7 +162,7 @@ export class Scheduler {
       const logits = await this.batch.forward(group.map((p) => p.part));
       const ms = performance.now() - t;
       group.forEach((p, i) => {
-        p.m.rows = p.part.tokens.length;
+        p.m.rows = p.step ? p.part.tokens.length : 0;
         if (!p.step) {
           p.m.prefillMs += ms;
           return;
@@ -176,7 +176,12 @@ export class Scheduler {
       });
     }
     for (const p of parts) if (p.step && p.m.gen.done && this.active.includes(p.m)) this.leave(p.m);
-    this.lastRows = rows;
+    // The budget's view of the next tick: decode trees share a forward, prefill chunks run apart.
+    const decoding = parts.filter((p) => p.step);
+    this.lastLoad = {
+      rows: decoding.reduce((a, p) => a + p.part.tokens.length, 0),
+      requests: decoding.length,
+    };
     this.opts.onTick?.({ requests: parts.length, rows, forwards: groups.length, ms: performance.now() - t0 });
   }
 
@@ -189,9 +194,14 @@ export class Scheduler {
       return;
     }
     const prefix = m.o.promptTokens.slice(0, -1);
-    const hit = m.o.prefixCache?.lookup(prefix) ?? null;
-    m.cache = this.batch.newCache(hit?.cache);
-    m.chunks = prefillChunks(prefix, hit?.length ?? 0, m.o.prefillChunk ?? this.opts.prefillChunk ?? 128);
+    try {
+      const hit = m.o.prefixCache?.lookup(prefix) ?? null;
+      m.cache = this.batch.newCache(hit?.cache);
+      m.chunks = prefillChunks(prefix, hit?.length ?? 0, m.o.prefillChunk ?? this.opts.prefillChunk ?? 128);
+    } catch (err) {
+      m.reject(err);
+      return;
+    }
     this.active.push(m);
   }
 
@@ -212,7 +222,11 @@ export class Scheduler {
       if (!m.gen.aborted()) m.o.prefixCache?.store(m.o.promptTokens.slice(0, -1), cache);
       m.gen.startDecode(cache, m.prefillMs);
     }
-    const step = await m.gen.plan({ rows: Math.max(0, load.rows - m.rows), requests: load.requests - 1 });
+    const others = m.rows > 0 ? 1 : 0; // m was one of last tick's decoding requests
+    const step = await m.gen.plan({
+      rows: Math.max(0, load.rows - m.rows),
+      requests: Math.max(0, load.requests - others),
+    });
     if (!step) return null;
     return { m, step, part: { tokens: step.tokens, positions: step.positions, mask: step.mask, cache } };
   }
