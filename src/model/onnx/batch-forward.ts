@@ -64,17 +64,21 @@ export class BatchForward implements BatchedLM {
 
   async forward(parts: readonly BatchPart[]): Promise<Logits[]> {
     if (parts.length === 0) return [];
-    const b = this.arena.used;
-    const bySlot: (BatchPart | undefined)[] = new Array(b);
+    // The forward covers the slot range lo..hi-1 of its parts (a slot in between without a part
+    // runs padding rows only), so a tick's prefill forward does not pad the decoding slots.
+    const slots = parts.map((p) => this.own(p.cache).slot);
+    const lo = Math.min(...slots);
+    const b = Math.max(...slots) + 1 - lo;
+    const bySlot: (BatchPart | undefined)[] = Array.from({ length: b }, () => undefined);
     for (const part of parts) {
       const c = this.own(part.cache);
-      if (bySlot[c.slot])
+      if (bySlot[c.slot - lo])
         throw new RagspecError('batch forward: two parts share one KV slot', { code: 'bad_forward' });
-      bySlot[c.slot] = part;
+      bySlot[c.slot - lo] = part;
       checkForward(this.config, part.tokens, part.positions, part.mask, c.length, part.logitRows ?? null);
     }
     const sMax = Math.max(...parts.map((p) => p.tokens.length));
-    const lens = Array.from({ length: b }, (_, k) => (bySlot[k] ? this.own(bySlot[k]!.cache).length : 0));
+    const lens = Array.from({ length: b }, (_, k) => this.arena.slotLength(lo + k));
     const rows = bySlot.map((p) => p?.tokens.length ?? 0);
     const c = this.arena.capacity;
 
@@ -83,11 +87,11 @@ export class BatchForward implements BatchedLM {
     const pos = new BigInt64Array(b * sMax);
     for (let k = 0; k < b; k++) {
       const p = bySlot[k];
+      const next = BigInt(Math.min(lens[k]!, this.config.contextLength - 1));
       for (let i = 0; i < sMax; i++) {
-        ids[k * sMax + i] = BigInt(p && i < p.tokens.length ? p.tokens[i]! : 0);
-        pos[k * sMax + i] = BigInt(
-          p && i < p.positions.length ? p.positions[i]! : Math.min(lens[k]!, this.config.contextLength - 1),
-        );
+        const real = p !== undefined && i < p.tokens.length;
+        ids[k * sMax + i] = real ? BigInt(p.tokens[i]!) : 0n;
+        pos[k * sMax + i] = real ? BigInt(p.positions[i]!) : next;
       }
     }
     const mask = batchMask(
@@ -97,16 +101,16 @@ export class BatchForward implements BatchedLM {
     );
     // Logit rows of each part, as indices into the B·S_max rows.
     const wanted = parts.map((p) => {
-      const slot = this.own(p.cache).slot;
+      const k = this.own(p.cache).slot - lo;
       const r = p.logitRows ?? p.tokens.map((_, i) => i);
-      return r.map((i) => slot * sMax + i);
+      return r.map((i) => k * sMax + i);
     });
     const flat = wanted.flat();
     const feeds: Record<string, HostTensor> = {
       input_ids: { type: 'int64', data: ids, dims: [b, sMax] },
       position_ids: { type: 'int64', data: pos, dims: [b, sMax] },
       attention_mask: { type: 'float32', data: mask, dims: [b, 1, sMax, c + sMax] },
-      ...this.arena.pastFeeds(b),
+      ...this.arena.pastFeeds(lo, lo + b),
     };
     if (this.hasLogitRows) {
       const padded = [...flat];
@@ -114,7 +118,7 @@ export class BatchForward implements BatchedLM {
       feeds.logit_rows = { type: 'int64', data: BigInt64Array.from(padded, BigInt), dims: [padded.length] };
     }
     const out = await this.model.run(feeds);
-    this.arena.absorb(out, rows, sMax);
+    this.arena.absorb(out, rows, sMax, lo);
 
     const v = this.config.vocabSize;
     const data = out.logits!.data as Float32Array; // [R', V] (logit rows) or [B·S_max, V]

@@ -48,6 +48,11 @@ export class KvArena {
     return this.slots.length;
   }
 
+  /** P of slot k. */
+  slotLength(k: number): number {
+    return this.slots[k]!.len;
+  }
+
   /** A cache in the next free slot, holding a copy of `from`'s rows when given. */
   take(from?: KvCache | null): SlotKvCache {
     if (this.slots.length >= this.maxSlots)
@@ -83,42 +88,36 @@ export class KvArena {
     if (Math.ceil(longest / CAPACITY_STEP) * CAPACITY_STEP < this.cap) this.relayout(longest, this.slotCap);
   }
 
-  /** Per-layer `past_key_values.{i}.*` feeds of slots 0..b-1. */
-  pastFeeds(b: number): Record<string, HostTensor> {
+  /** Per-layer `past_key_values.{i}.*` feeds of slots lo..hi-1 (views into the arena, no copy). */
+  pastFeeds(lo: number, hi: number): Record<string, HostTensor> {
     const { numKvHeads: hkv, headDim: d, cap } = this;
-    const n = b * hkv * cap * d;
+    const per = hkv * cap * d;
+    const b = hi - lo;
     const feeds: Record<string, HostTensor> = {};
     this.buf.forEach((l, i) => {
-      feeds[`past_key_values.${i}.key`] = {
-        type: 'float32',
-        data: l.key.subarray(0, n),
-        dims: [b, hkv, cap, d],
-      };
-      feeds[`past_key_values.${i}.value`] = {
-        type: 'float32',
-        data: l.value.subarray(0, n),
-        dims: [b, hkv, cap, d],
-      };
+      const view = (a: Float32Array) => a.subarray(lo * per, hi * per);
+      feeds[`past_key_values.${i}.key`] = { type: 'float32', data: view(l.key), dims: [b, hkv, cap, d] };
+      feeds[`past_key_values.${i}.value`] = { type: 'float32', data: view(l.value), dims: [b, hkv, cap, d] };
     });
     return feeds;
   }
 
   /**
-   * Write the forward's `appended.{i}.*` ([B,Hkv,S_max,D]) into each slot: slot b takes its
-   * first `rows[b]` rows after its P cached rows (the rest are padding).
+   * Write the forward's `appended.{i}.*` ([B,Hkv,S_max,D], slots lo..lo+B-1) into each slot:
+   * slot lo + b takes its first `rows[b]` rows after its P cached rows (the rest are padding).
    */
-  absorb(out: Record<string, HostTensor>, rows: readonly number[], sMax: number): void {
-    this.grow(Math.max(...this.slots.map((s, b) => s.len + (rows[b] ?? 0))), this.slots.length);
+  absorb(out: Record<string, HostTensor>, rows: readonly number[], sMax: number, lo: number): void {
+    this.grow(Math.max(...rows.map((r, b) => this.slots[lo + b]!.len + r)), this.slots.length);
     const { numKvHeads: hkv, headDim: d } = this;
     for (let i = 0; i < this.numLayers; i++) {
       const key = out[`appended.${i}.key`]!.data as Float32Array;
       const value = out[`appended.${i}.value`]!.data as Float32Array;
       rows.forEach((s, b) => {
         if (s === 0) return;
-        const slot = this.slots[b]!;
+        const slot = this.slots[lo + b]!;
         for (let h = 0; h < hkv; h++) {
           const src = (b * hkv + h) * sMax * d;
-          const dst = this.offset(b, h, slot.len);
+          const dst = this.offset(lo + b, h, slot.len);
           this.buf[i]!.key.set(key.subarray(src, src + s * d), dst);
           this.buf[i]!.value.set(value.subarray(src, src + s * d), dst);
         }
@@ -126,8 +125,8 @@ export class KvArena {
     }
     rows.forEach((s, b) => {
       if (s === 0) return;
-      this.slots[b]!.len += s;
-      this.slots[b]!.appended = s;
+      this.slots[lo + b]!.len += s;
+      this.slots[lo + b]!.appended = s;
     });
   }
 

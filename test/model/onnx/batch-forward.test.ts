@@ -118,7 +118,7 @@ describe.each([
         expect(maxAbsDiff(got[r]![i]!, w), `request ${r} step ${i}`).toBeLessThanOrEqual(1e-4),
       );
     }
-    // a slot's clone is a standalone cache that continues like the slot
+    // a slot's clone continues like the slot (a forward over slot 1 alone: the arena fed from an offset)
     const solo = caches[1]!.clone();
     const a = await lm.forward([20], [solo.length], null, solo);
     const [b] = await batch.forward([
