@@ -6,8 +6,8 @@
  *   2. takes one part from every active request (fairness: nobody waits more than one tick):
  *      its next prefill chunk, or the draft tree its planner sizes knowing the batch's other
  *      rows (the budget's cost curve is in rows);
- *   3. runs the parts as batched target forwards (onnx/batch-forward.ts), grouped by row count
- *      so that padding stays cheaper than another forward;
+ *   3. runs the parts as batched target forwards (onnx/batch-forward.ts): one, or two split
+ *      by row count (prefill chunks apart from decode trees) when padding would cost more;
  *   4. hands each request its logits: the same `Generation.finish` as the single-request loop
  *      (verify, keep, emit, observe), so batching cannot change an output.
  * A request that is cancelled, times out or finishes leaves at the end of its tick: its slot
@@ -19,11 +19,11 @@ import { prefillChunks, type PrefillChunk } from './prefill.ts';
 import type { GenerationCallbacks } from './types.ts';
 
 /**
- * Parts whose row counts differ share a forward while the padding they add stays within this
- * many rows; beyond it a second forward is cheaper. Measured (docs/BENCHMARKS.md, Batching):
- * a padded row costs ~5-6 ms in a B = 8 forward, a forward's fixed cost ~20-28 ms.
+ * A forward's fixed cost, in padded rows of a batched forward. Measured (docs/BENCHMARKS.md,
+ * Batching): one B = 8 forward of 1 row per slot costs 78 ms, of 8 rows 396 ms, so a row costs
+ * ~5.7 ms and the fixed part ~32 ms ≈ 6 rows.
  */
-export const PADDING_ROWS_PER_FORWARD = 4;
+export const FORWARD_COST_ROWS = 6;
 
 export interface TickInfo {
   /** Requests with a part in this tick. */
@@ -155,7 +155,11 @@ export class Scheduler {
     }
 
     // 3. Batched forwards, grouped by rows; 4. each request takes its logits.
-    const groups = groupByRows(parts);
+    const groups = groupByRows(
+      parts,
+      (p) => p.part.tokens.length,
+      (p) => this.batch.slotOf(p.part.cache),
+    );
     const rows = parts.reduce((a, p) => a + p.part.tokens.length, 0);
     for (const group of groups) {
       const t = performance.now();
@@ -243,24 +247,34 @@ export class Scheduler {
 }
 
 /**
- * Forwards of one tick: parts sorted by rows, a part joins the current forward while the
- * padding it adds (the forward's S_max minus its rows, summed) stays within
- * PADDING_ROWS_PER_FORWARD. Prefill chunks (~128 rows) thus run apart from decode trees.
+ * Forwards of one tick. A batched forward runs the slot range of its parts, each slot padded
+ * to the largest part, so its cost is ~(slots in range × S_max) rows plus FORWARD_COST_ROWS.
+ * One forward over every part, or two split at a row count (prefill chunks of ~128 rows apart
+ * from decode trees of a few), whichever costs fewer rows.
  */
-export function groupByRows<T extends { part: { tokens: readonly unknown[] } }>(parts: readonly T[]): T[][] {
-  const sorted = [...parts].sort((a, b) => b.part.tokens.length - a.part.tokens.length);
-  const groups: T[][] = [];
-  let padding = 0;
-  for (const p of sorted) {
-    const g = groups[groups.length - 1];
-    const pad = g ? g[0]!.part.tokens.length - p.part.tokens.length : Infinity;
-    if (g && padding + pad <= PADDING_ROWS_PER_FORWARD) {
-      g.push(p);
-      padding += pad;
-    } else {
-      groups.push([p]);
-      padding = 0;
+export function groupByRows<T>(
+  parts: readonly T[],
+  rowsOf: (p: T) => number,
+  slotOf: (p: T) => number,
+): T[][] {
+  if (parts.length === 0) return [];
+  const cost = (g: readonly T[]): number => {
+    if (g.length === 0) return 0;
+    const slots = g.map(slotOf);
+    const range = Math.max(...slots) - Math.min(...slots) + 1;
+    return range * Math.max(...g.map(rowsOf)) + FORWARD_COST_ROWS;
+  };
+  let best: T[][] = [[...parts]];
+  let bestCost = cost(parts);
+  for (const t of new Set(parts.map(rowsOf))) {
+    const big = parts.filter((p) => rowsOf(p) > t);
+    const small = parts.filter((p) => rowsOf(p) <= t);
+    if (big.length === 0 || small.length === 0) continue;
+    const c = cost(big) + cost(small);
+    if (c < bestCost) {
+      bestCost = c;
+      best = [big, small];
     }
   }
-  return groups;
+  return best;
 }

@@ -142,6 +142,8 @@ export interface BatchedLM {
    * copy of `from`'s rows when given (a prefix-cache hit).
    */
   newCache(from?: KvCache | null): KvCache;
+  /** The slot index of a cache (a forward runs the slot range of its parts). */
+  slotOf(cache: KvCache): number;
   /** Give a slot back: the cache must not be used afterwards. */
   release(cache: KvCache): void;
   /** One target forward over every part (each part a different slot). Logits in part order. */

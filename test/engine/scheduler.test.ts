@@ -129,12 +129,28 @@ describe('Scheduler: served together = served alone', () => {
 });
 
 describe('groupByRows', () => {
-  const p = (n: number) => ({ part: { tokens: new Array<number>(n).fill(0) } });
-  it('keeps decode rows together and a 128-row prefill chunk apart', () => {
-    const groups = groupByRows([p(1), p(128), p(3), p(1), p(2)]).map((g) =>
-      g.map((x) => x.part.tokens.length),
-    );
-    // padding within a forward stays within 4 rows: [3,2,1] pads 1+2 = 3, adding a 1 would make 5
-    expect(groups).toEqual([[128], [3, 2, 1], [1]]);
+  const rows = (p: { rows: number; slot: number }) => p.rows;
+  const slot = (p: { rows: number; slot: number }) => p.slot;
+  const shape = (g: { rows: number; slot: number }[][]) => g.map((x) => x.map((p) => `${p.slot}:${p.rows}`));
+  it('a 128-row prefill chunk runs apart from the decode trees; small trees share one forward', () => {
+    const parts = [
+      { slot: 0, rows: 3 },
+      { slot: 1, rows: 1 },
+      { slot: 2, rows: 2 },
+      { slot: 3, rows: 128 },
+    ];
+    // one forward: 4 slots × 128 rows; split: 1 × 128 + 3 × 3 (+ 6 per forward)
+    expect(shape(groupByRows(parts, rows, slot))).toEqual([['3:128'], ['0:3', '1:1', '2:2']]);
+    expect(shape(groupByRows(parts.slice(0, 3), rows, slot))).toEqual([['0:3', '1:1', '2:2']]);
+  });
+  it('a split that would not shrink the slot range is not worth a second forward', () => {
+    // the 3-row tree sits between the 1-row ones, so the 1-row group still spans 3 slots:
+    // one forward 3 × 3 + 6 = 15 rows, split (1 × 3 + 6) + (3 × 1 + 6) = 18
+    const parts = [
+      { slot: 0, rows: 1 },
+      { slot: 1, rows: 3 },
+      { slot: 2, rows: 1 },
+    ];
+    expect(shape(groupByRows(parts, rows, slot))).toEqual([['0:1', '1:3', '2:1']]);
   });
 });

@@ -58,6 +58,10 @@ export class BatchForward implements BatchedLM {
     return this.arena.take(from);
   }
 
+  slotOf(cache: KvCache): number {
+    return this.own(cache).slot;
+  }
+
   release(cache: KvCache): void {
     this.arena.release(this.own(cache));
   }
