@@ -199,6 +199,7 @@ async function main(): Promise<void> {
       if (r.status === 200 && r.ttft !== null) t.push(r.ttft);
     }
     idle[maxBatch] = quantile(t, 0.5);
+    console.error(JSON.stringify({ maxBatch, idleTtftP50: idle[maxBatch] }));
     for (const clients of CLIENTS) {
       const before = await (await fetch(`${url}/metrics`)).text();
       const row = await round(url, maxBatch, clients, before);
