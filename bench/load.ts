@@ -1,18 +1,18 @@
 /**
  * `npm run bench:load` — a bounded, loopback-only load test of the HTTP service on the real
- * model and corpus: 8 concurrent clients for 60 s against POST /v1/answer (autocannon), then
- * a time-to-first-token probe with 8 concurrent streaming clients. Records requests/s,
- * p50/p99 latency, TTFT, the number of 429s and of 5xx (which must be 0), and writes the
- * HTTP section of docs/BENCHMARKS.md.
+ * model and corpus, with continuous batching off (batching.maxBatch 1) and on (8) in the same
+ * run. For each setting: one server, a warm-up, the idle time to first token (3 streams), then
+ * 1, 4 and 8 concurrent clients, each streaming `--per-client` answers one after another
+ * (POST /v1/answer, stream: true). Records requests/s, tokens/s, TTFT and latency p50/p99,
+ * 429s and 5xx (which must be 0), and writes the HTTP section of docs/BENCHMARKS.md.
  *
- *   npm run bench:load -- [--duration 60] [--connections 8] [--max-tokens 24] [--mode hybrid]
- *                         [--data <corpus dir>] [--no-write]
+ *   npm run bench:load -- [--per-client 2] [--clients 1,4,8] [--batch 1,8] [--max-tokens 24]
+ *                         [--mode hybrid] [--data <corpus dir>] [--no-write]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import autocannon from 'autocannon';
 import { loadConfig } from '../src/config/load.ts';
 import { realRuntime } from '../src/api/runtime.ts';
 import { startServer } from '../src/api/server.ts';
@@ -24,8 +24,13 @@ function flag(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
-const DURATION = Math.min(120, Number(flag('duration', '60')));
-const CONNECTIONS = Math.min(16, Number(flag('connections', '8')));
+const PER_CLIENT = Math.min(10, Number(flag('per-client', '2')));
+const CLIENTS = flag('clients', '1,4,8')
+  .split(',')
+  .map((x) => Math.min(16, Number(x)));
+const BATCH = flag('batch', '1,8')
+  .split(',')
+  .map((x) => Number(x));
 const MAX_TOKENS = Number(flag('max-tokens', '24'));
 const MODE = flag('mode', 'hybrid');
 const WRITE = !process.argv.includes('--no-write');
@@ -59,11 +64,15 @@ function quantile(xs: number[], q: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]! : NaN;
 }
 
-/** One streaming answer: ms to the first delta event, ms to the end, status. */
-function streamOnce(
-  url: string,
-  question: string,
-): Promise<{ status: number; ttft: number | null; total: number }> {
+interface Stream {
+  status: number;
+  ttft: number | null;
+  total: number;
+  tokens: number;
+}
+
+/** One streaming answer: ms to the first delta event, ms to the end, status, completion tokens. */
+function streamOnce(url: string, question: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const body = JSON.stringify({ question, max_tokens: MAX_TOKENS, mode: MODE, stream: true });
@@ -75,10 +84,20 @@ function streamOnce(
       },
       (res) => {
         let ttft: number | null = null;
+        let text = '';
         res.on('data', (c: Buffer) => {
-          if (ttft === null && c.toString('utf8').includes('"type":"delta"')) ttft = performance.now() - t0;
+          text += c.toString('utf8');
+          if (ttft === null && text.includes('"type":"delta"')) ttft = performance.now() - t0;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
+        res.on('end', () => {
+          const used = [...text.matchAll(/"completion_tokens":(\d+)/g)].pop();
+          resolve({
+            status: res.statusCode ?? 0,
+            ttft,
+            total: performance.now() - t0,
+            tokens: used ? Number(used[1]) : 0,
+          });
+        });
       },
     );
     req.on('error', reject);
@@ -86,70 +105,109 @@ function streamOnce(
   });
 }
 
-async function main(): Promise<void> {
-  const dataDir = await corpusDir();
-  const config = loadConfig({
-    env: {},
-    overrides: { server: { host: '127.0.0.1', port: 0 }, storage: { dataDir }, log: { level: 'warn' } },
-  });
-  const srv = await startServer({ config, load: realRuntime(config), logger: createLogger('warn') });
-  await srv.ready;
-  const url = srv.url;
-  console.error(
-    `bench:load: server on ${url}, corpus ${dataDir}, ${CONNECTIONS} clients × ${DURATION} s, max_tokens ${MAX_TOKENS}, mode ${MODE}`,
-  );
+interface Row {
+  maxBatch: number;
+  clients: number;
+  requests: number;
+  wallS: number;
+  rps: number;
+  tps: number;
+  ttftP50: number;
+  ttftP99: number;
+  latencyP50: number;
+  latencyP99: number;
+  status429: number;
+  status5xx: number;
+  meanBatch: number | null;
+}
 
-  // Warm-up: one request so the first measured one does not pay for lazy loading.
-  await streamOnce(url, QUESTIONS[0]!);
-  // Time to first token with the server otherwise idle (one client, three questions).
-  const idle: number[] = [];
-  for (let i = 1; i <= 3; i++) {
-    const r = await streamOnce(url, QUESTIONS[i]!);
-    if (r.status === 200 && r.ttft !== null) idle.push(r.ttft);
-  }
-
+/** `clients` clients, each streaming PER_CLIENT answers in turn. */
+async function round(url: string, maxBatch: number, clients: number, metricsBefore: string): Promise<Row> {
   let qi = 0;
-  const result = await autocannon({
-    url: `${url}/v1/answer`,
-    connections: CONNECTIONS,
-    duration: DURATION,
-    timeout: 300,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify({
-            question: QUESTIONS[qi++ % QUESTIONS.length],
-            max_tokens: MAX_TOKENS,
-            mode: MODE,
-          }),
-        }),
-      },
-    ],
-  });
-  const codes = result.statusCodeStats as unknown as Record<string, { count: number }>;
-  const count = (pred: (c: number) => boolean) =>
-    Object.entries(codes).reduce((n, [c, v]) => n + (pred(Number(c)) ? v.count : 0), 0);
-
-  // TTFT under the same concurrency: every client streams two answers.
-  const probes = await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, i) => {
-      const out = [];
-      for (let j = 0; j < 1; j++) out.push(await streamOnce(url, QUESTIONS[(i + j) % QUESTIONS.length]!));
+  const t0 = performance.now();
+  const runs = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const out: Stream[] = [];
+      for (let j = 0; j < PER_CLIENT; j++)
+        out.push(await streamOnce(url, QUESTIONS[qi++ % QUESTIONS.length]!));
       return out;
     }),
   );
-  const flat = probes.flat();
-  const ttfts = flat.flatMap((p) => (p.status === 200 && p.ttft !== null ? [p.ttft] : []));
-  const analytics = (await (await fetch(`${url}/v1/analytics?window=1h`)).json()) as {
-    decode_tokens_per_second: { mean: number | null };
-    tokens_per_target_forward: number | null;
+  const wallS = (performance.now() - t0) / 1000;
+  const flat = runs.flat();
+  const ok = flat.filter((r) => r.status === 200);
+  const ttfts = ok.flatMap((r) => (r.ttft === null ? [] : [r.ttft]));
+  const metricsAfter = await (await fetch(`${url}/metrics`)).text();
+  const sum = (m: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1] ?? 0);
+  const steps =
+    sum(metricsAfter, 'ragspec_batch_size_count') - sum(metricsBefore, 'ragspec_batch_size_count');
+  const reqs = sum(metricsAfter, 'ragspec_batch_size_sum') - sum(metricsBefore, 'ragspec_batch_size_sum');
+  return {
+    maxBatch,
+    clients,
+    requests: flat.length,
+    wallS,
+    rps: ok.length / wallS,
+    tps: ok.reduce((a, r) => a + r.tokens, 0) / wallS,
+    ttftP50: quantile(ttfts, 0.5),
+    ttftP99: quantile(ttfts, 0.99),
+    latencyP50: quantile(
+      ok.map((r) => r.total),
+      0.5,
+    ),
+    latencyP99: quantile(
+      ok.map((r) => r.total),
+      0.99,
+    ),
+    status429: flat.filter((r) => r.status === 429).length,
+    status5xx: flat.filter((r) => r.status >= 500).length,
+    meanBatch: steps > 0 ? reqs / steps : null,
   };
-  await srv.shutdown('bench done');
+}
 
+async function main(): Promise<void> {
+  const dataDir = await corpusDir();
+  const rows: Row[] = [];
+  const idle: Record<number, number> = {};
+  for (const maxBatch of BATCH) {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        // a bounded run: nothing times out or is refused for waiting in the unbatched queue
+        server: { host: '127.0.0.1', port: 0, queueSize: 32, requestTimeoutMs: 600_000 },
+        storage: { dataDir },
+        batching: { maxBatch },
+        log: { level: 'warn' },
+      },
+    });
+    const srv = await startServer({
+      config,
+      load: realRuntime(config, { maxBatch }),
+      logger: createLogger('warn'),
+    });
+    await srv.ready;
+    const url = srv.url;
+    console.error(
+      `bench:load: maxBatch ${maxBatch}, server on ${url}, clients ${CLIENTS.join('/')} × ${PER_CLIENT}`,
+    );
+    // Warm-up: one request so the first measured one does not pay for lazy loading.
+    await streamOnce(url, QUESTIONS[0]!);
+    // Time to first token with the server otherwise idle (one client, three questions).
+    const t: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const r = await streamOnce(url, QUESTIONS[i]!);
+      if (r.status === 200 && r.ttft !== null) t.push(r.ttft);
+    }
+    idle[maxBatch] = quantile(t, 0.5);
+    console.error(JSON.stringify({ maxBatch, idleTtftP50: idle[maxBatch] }));
+    for (const clients of CLIENTS) {
+      const before = await (await fetch(`${url}/metrics`)).text();
+      const row = await round(url, maxBatch, clients, before);
+      console.error(JSON.stringify(row));
+      rows.push(row);
+    }
+    await srv.shutdown('bench done');
+  }
   const rep = {
     date: new Date().toISOString(),
     machine: `${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ''}`.trim(),
@@ -157,62 +215,57 @@ async function main(): Promise<void> {
       .loadavg()
       .map((x) => x.toFixed(1))
       .join(' '),
-    connections: CONNECTIONS,
-    durationS: DURATION,
+    perClient: PER_CLIENT,
     maxTokens: MAX_TOKENS,
     mode: MODE,
-    requests: result.requests.total,
-    rps: result.requests.average,
-    latencyP50: result.latency.p50,
-    latencyP99: result.latency.p99,
-    status2xx: result['2xx'],
-    status429: count((c) => c === 429) + flat.filter((p) => p.status === 429).length,
-    status5xx: result['5xx'] + flat.filter((p) => p.status >= 500).length,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    ttftP50: quantile(ttfts, 0.5),
-    ttftP99: quantile(ttfts, 0.99),
-    ttftSamples: ttfts.length,
-    ttftIdleP50: quantile(idle, 0.5),
-    decodeTps: analytics.decode_tokens_per_second.mean,
-    tokensPerForward: analytics.tokens_per_target_forward,
+    idle,
+    rows,
   };
   console.log(JSON.stringify(rep, null, 2));
   if (WRITE) writeSection(rep);
-  if (rep.status5xx > 0) {
-    console.error(`bench:load: FAILED — ${rep.status5xx} responses were 5xx`);
+  if (rows.some((r) => r.status5xx > 0)) {
+    console.error('bench:load: FAILED — some responses were 5xx');
     process.exitCode = 1;
   }
 }
 
+type Report = {
+  date: string;
+  machine: string;
+  loadavg: string;
+  perClient: number;
+  maxTokens: number;
+  mode: string;
+  idle: Record<number, number>;
+  rows: Row[];
+};
+
 /** The markdown of the HTTP section for one run. */
-export function renderSection(r: Record<string, unknown>): string {
+export function renderSection(r: Report): string {
   const f = (v: unknown, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
+  const of = (b: number, c: number) => r.rows.find((x) => x.maxBatch === b && x.clients === c);
+  const off = of(1, 8);
+  const on = of(Math.max(...r.rows.map((x) => x.maxBatch)), 8);
   const section = [
     '## HTTP',
     '',
-    `\`npm run bench:load\` (bench/load.ts): the real server on 127.0.0.1 with the real model and corpus, ${r.connections} concurrent clients for ${r.durationS} s against \`POST /v1/answer\` (autocannon, max_tokens ${r.maxTokens}, mode ${r.mode}, one question per request from a rotating list of 8), then a time-to-first-token probe: ${r.connections} concurrent streaming clients, one answer each.`,
+    `\`npm run bench:load\` (bench/load.ts): the real server on 127.0.0.1 with the real model and corpus, continuous batching off (\`batching.maxBatch\` 1) and on in the same run. Per setting: one server, a warm-up, the idle time to first token (3 streams, one client), then 1, 4 and 8 concurrent clients, each streaming ${r.perClient} answers one after another (\`POST /v1/answer\`, stream, max_tokens ${r.maxTokens}, mode ${r.mode}, questions from a rotating list of 8). requests/s and tokens/s are completed answers (and their completion tokens) over the round's wall time; latency is until the stream ends.`,
     '',
-    '| metric | value |',
-    '| --- | --- |',
-    `| requests completed | ${r.requests} |`,
-    `| requests/s | ${f(r.rps, 2)} |`,
-    `| latency p50 / p99 (ms) | ${f(r.latencyP50, 0)} / ${f(r.latencyP99, 0)} |`,
-    `| time to first token, one client, idle server, p50 (ms, 3 streams) | ${f(r.ttftIdleP50, 0)} |`,
-    `| time to first token under ${r.connections} clients p50 / p99 (ms, ${r.ttftSamples} streams) | ${f(r.ttftP50, 0)} / ${f(r.ttftP99, 0)} |`,
-    `| 2xx | ${r.status2xx} |`,
-    `| 429 (queue full) | ${r.status429} |`,
-    `| 5xx | ${r.status5xx} |`,
-    `| client errors / timeouts | ${r.errors} / ${r.timeouts} |`,
-    `| decode tok/s (server analytics) | ${f(r.decodeTps, 1)} |`,
-    `| tokens per target forward | ${f(r.tokensPerForward, 2)} |`,
+    '| maxBatch | clients | requests | requests/s | tokens/s | TTFT p50 / p99 (ms) | latency p50 / p99 (ms) | mean batch (requests/step) | 429 | 5xx |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map(
+      (x) =>
+        `| ${x.maxBatch} | ${x.clients} | ${x.requests} | ${f(x.rps, 2)} | ${f(x.tps, 1)} | ${f(x.ttftP50, 0)} / ${f(x.ttftP99, 0)} | ${f(x.latencyP50, 0)} / ${f(x.latencyP99, 0)} | ${f(x.meanBatch, 2)} | ${x.status429} | ${x.status5xx} |`,
+    ),
     '',
-    `Recorded ${r.date} on ${r.machine}, load average at the end ${r.loadavg} (the 2 cores are shared). ` +
-      'One model worker serves one generation at a time, so with 8 clients the latency is mostly queue wait (7 waiting × one generation); ' +
-      `the default queue holds 8 and refuses early (429) only when the expected wait exceeds the 120 s request timeout; here ${r.status429 === 0 ? 'no request was refused' : `${r.status429} requests were refused`}. ` +
-      'Throughput is bounded by single-stream decode speed; see the Engine section for what decoding costs. ' +
-      'Time to first token on an idle server is almost all prefill: with the default top_k 4 the answer prompt is about 940 tokens, ' +
-      'and this box prefills about 110 tok/s (Model section), so a smaller top_k or a shorter passage budget is what lowers it.',
+    `Idle TTFT p50 (ms): ${Object.entries(r.idle)
+      .map(([b, v]) => `maxBatch ${b}: ${f(v, 0)}`)
+      .join(', ')}.`,
+    off && on
+      ? `With 8 clients, batching on vs off: ${f(on.rps / off.rps, 2)}× the requests/s (aim ≥ 4×), ${f(on.rps, 2)} requests/s (aim ≥ 1), TTFT p50 ${f(on.ttftP50 / (r.idle[on.maxBatch] ?? NaN), 2)}× the idle TTFT (aim ≤ 3×).`
+      : '',
+    '',
+    `Recorded ${r.date} on ${r.machine}, load average at the end ${r.loadavg}. The 2 cores were shared with other work during this run (other sessions building and testing), so absolute numbers are low and noisy; the ratios within the run are the meaningful part, and the lead may rerun it on a quiet machine.`,
     '',
   ].join('\n');
   return section;
@@ -227,7 +280,7 @@ export function replaceSection(text: string, section: string): string {
   return text.slice(0, start) + section + text.slice(next).replace(/^\n+/, '\n');
 }
 
-function writeSection(r: Record<string, unknown>): void {
+function writeSection(r: Report): void {
   const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
   fs.writeFileSync(file, replaceSection(fs.readFileSync(file, 'utf8'), renderSection(r)));
   console.error(`bench:load: wrote the HTTP section of ${path.relative(repoRoot, file)}`);

@@ -112,6 +112,8 @@ export function createApp(deps: AppDeps): RagspecApp {
     queueSize: config.server.queueSize,
     timeoutMs: config.server.requestTimeoutMs,
     metrics,
+    // Continuous batching: as many generations at once as the loaded engine batches.
+    concurrency: () => state.backend?.concurrency ?? 1,
   });
   // Uploads take the write lock and embed: they queue too, under the same timeout rules.
   const writes = new ModelWorker({

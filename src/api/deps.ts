@@ -22,6 +22,10 @@ export interface GenerationBackend {
   countPromptTokens(req: GenerationRequest): number;
   /** Must honour `callbacks.signal` within one step, prefill included. */
   generate(req: GenerationRequest, callbacks: GenerationCallbacks): Promise<GenerationResult>;
+  /** Generations it runs at once (continuous batching); absent: 1. */
+  readonly concurrency?: number;
+  /** Subscribe to every batched step (requests, rows, forwards), for metrics. */
+  onBatchStep?(listener: (t: { requests: number; rows: number; forwards: number }) => void): void;
   close?(): Promise<void>;
 }
 

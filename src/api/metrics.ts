@@ -29,7 +29,30 @@ export class Metrics {
   });
   readonly workerBusy = new client.Gauge({
     name: 'ragspec_worker_busy',
-    help: '1 while the model worker is generating',
+    help: 'Generations the model worker is running (at most batching.maxBatch; 0 when idle)',
+    registers: [this.registry],
+  });
+  readonly queueWait = new client.Histogram({
+    name: 'ragspec_queue_wait_seconds',
+    help: 'Time a generation waited in the queue before the model worker took it',
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly batchRequests = new client.Histogram({
+    name: 'ragspec_batch_size',
+    help: 'Requests per batched step (continuous batching: one scheduler tick)',
+    buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly batchRows = new client.Histogram({
+    name: 'ragspec_batch_rows',
+    help: 'Rows (draft tree nodes and prefill tokens, padding excluded) per batched step',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+  readonly batchForwards = new client.Counter({
+    name: 'ragspec_batch_forwards_total',
+    help: 'Batched target forwards (a step runs one or more, grouped by row count)',
     registers: [this.registry],
   });
   readonly rejected = new client.Counter({
@@ -127,6 +150,14 @@ export class Metrics {
       if (n > 0) this.acceptedPerPos.inc({ position: String(i) }, n);
     });
     for (const t of s.treeSizes) this.treeSize.observe(t);
+  }
+
+  /** One batched step (scheduler tick) of the engine. */
+  recordBatchStep(t: { requests: number; rows: number; forwards: number }): void {
+    if (t.requests === 0) return;
+    this.batchRequests.observe(t.requests);
+    this.batchRows.observe(t.rows);
+    this.batchForwards.inc(t.forwards);
   }
 
   recordStepsAfterAbort(n: number): void {

@@ -49,6 +49,9 @@ function messageText(content: ChatBody['messages'][number]['content']): string {
 }
 
 export class QaService {
+  /** Backends whose batched steps already feed the metrics. */
+  private readonly watched = new WeakSet<GenerationBackend>();
+
   constructor(
     private readonly deps: {
       state: RuntimeState;
@@ -198,7 +201,14 @@ export class QaService {
    */
   run(prep: PreparedGeneration, hooks: RunHooks = {}): Promise<GenerationOutcome> {
     const { metrics, analytics, worker } = this.deps;
+    const backend = prep.backend;
+    if (backend.onBatchStep && !this.watched.has(backend)) {
+      this.watched.add(backend);
+      backend.onBatchStep((t) => metrics.recordBatchStep(t));
+    }
+    const queuedAt = Date.now();
     return worker.run(async (signal) => {
+      const workerWaitMs = Date.now() - queuedAt;
       hooks.onStart?.();
       let steps = 0;
       let stepsAtAbort: number | null = signal.aborted ? 0 : null;
@@ -230,6 +240,8 @@ export class QaService {
       }
       settleAbort();
       const { result } = answer;
+      // Queue wait in analytics: the worker's queue plus the batch's own (slot) wait.
+      if (result.stats.batch) result.stats.batch.queueWaitMs += workerWaitMs;
       const latencyMs = Date.now() - prep.receivedAt;
       metrics.recordGeneration(prep.request.mode, result.finishReason, result.stats);
       analytics.record({

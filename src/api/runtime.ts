@@ -42,6 +42,14 @@ export class EngineBackend implements GenerationBackend {
     return this.engine.generate(req, callbacks);
   }
 
+  get concurrency(): number {
+    return this.engine.concurrency;
+  }
+
+  onBatchStep(listener: (t: { requests: number; rows: number; forwards: number }) => void): void {
+    this.engine.tickListeners.push(listener);
+  }
+
   close(): Promise<void> {
     return this.engine.dispose();
   }

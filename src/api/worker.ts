@@ -1,6 +1,7 @@
 /**
- * One model worker: generations run one at a time (the target model is a single
- * onnxruntime session), the rest wait in a bounded queue. A full queue — or one whose
+ * One model worker: up to `concurrency` generations run at once (1 by default: the target
+ * model is a single onnxruntime session; with continuous batching the engine joins that many
+ * generations' steps into shared forwards), the rest wait in a bounded queue. A full queue — or one whose
  * expected wait (moving average of job time × jobs ahead) already exceeds the request
  * timeout — is refused at once with 429 + Retry-After instead of letting latency grow
  * without bound or turning into 504s later.
@@ -32,7 +33,7 @@ export class ClientClosedError extends Error {
 
 export class ModelWorker {
   private readonly queue: Waiting[] = [];
-  private running = false;
+  private running = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   /** Moving average of completed job durations, for Retry-After and admission. */
@@ -48,15 +49,21 @@ export class ModelWorker {
        * (document writes, which must not answer 504 after they committed).
        */
       timeoutWaitOnly?: boolean;
+      /** Jobs that may run at once (read at each admission: the model may load later); default 1. */
+      concurrency?: () => number;
     },
   ) {}
+
+  private get slots(): number {
+    return Math.max(1, this.opts.concurrency?.() ?? 1);
+  }
 
   get depth(): number {
     return this.queue.length;
   }
 
   get busy(): boolean {
-    return this.running;
+    return this.running > 0;
   }
 
   /** Refuse new jobs (SIGTERM); queued and running ones go on. */
@@ -66,7 +73,7 @@ export class ModelWorker {
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -79,10 +86,10 @@ export class ModelWorker {
       return Promise.reject(new ServiceUnavailableError('server is shutting down', 'shutting_down', 5));
     // Gone before it was queued (it left during retrieval): it takes no slot at all.
     if (clientSignal?.aborted) return Promise.reject(new ClientClosedError());
-    if (this.running) {
+    if (this.running >= this.slots) {
       // Refuse at the door rather than accept work that would only time out in the queue:
       // when the queue is full, or when the expected wait alone exceeds the timeout.
-      const expectedWaitMs = this.avgJobMs * (this.queue.length + 1);
+      const expectedWaitMs = (this.avgJobMs * (this.queue.length + 1)) / this.slots;
       const full = this.queue.length >= this.opts.queueSize;
       if (full || expectedWaitMs >= this.opts.timeoutMs) {
         this.opts.metrics?.rejected.inc({ reason: full ? 'queue_full' : 'expected_wait' });
@@ -109,9 +116,11 @@ export class ModelWorker {
 
     return new Promise<T>((resolve, reject) => {
       let entry: Waiting | null = null;
+      const queuedAt = Date.now();
       const execute = () => {
         if (this.opts.timeoutWaitOnly) clearTimeout(timer);
-        this.running = true;
+        this.running++;
+        this.opts.metrics?.queueWait.observe((Date.now() - queuedAt) / 1000);
         this.syncGauges();
         const t0 = Date.now();
         let p: Promise<T>;
@@ -126,11 +135,11 @@ export class ModelWorker {
         ).finally(() => {
           cleanup();
           this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * (Date.now() - t0);
-          this.running = false;
+          this.running--;
           this.next();
         });
       };
-      if (!this.running) {
+      if (this.running < this.slots) {
         execute();
         return;
       }
@@ -159,12 +168,9 @@ export class ModelWorker {
   }
 
   private next(): void {
-    const n = this.queue.shift();
+    while (this.running < this.slots && this.queue.length > 0) this.queue.shift()!.start();
     this.syncGauges();
-    if (n) {
-      n.start();
-      return;
-    }
+    if (this.running > 0 || this.queue.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -172,6 +178,6 @@ export class ModelWorker {
 
   private syncGauges(): void {
     this.opts.metrics?.queueDepth.set(this.queue.length);
-    this.opts.metrics?.workerBusy.set(this.running ? 1 : 0);
+    this.opts.metrics?.workerBusy.set(this.running);
   }
 }

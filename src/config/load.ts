@@ -19,6 +19,7 @@ export const ENV_KEYS: Record<string, { path: [string, string]; kind: 'string' |
   RAGSPEC_REQUEST_TIMEOUT_MS: { path: ['server', 'requestTimeoutMs'], kind: 'int' },
   RAGSPEC_SHUTDOWN_GRACE_MS: { path: ['server', 'shutdownGraceMs'], kind: 'int' },
   RAGSPEC_MODE: { path: ['generation', 'mode'], kind: 'string' },
+  RAGSPEC_MAX_BATCH: { path: ['batching', 'maxBatch'], kind: 'int' },
   RAGSPEC_DATA_DIR: { path: ['storage', 'dataDir'], kind: 'string' },
   RAGSPEC_DATABASE_URL: { path: ['storage', 'url'], kind: 'string' },
   RAGSPEC_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
@@ -38,6 +39,7 @@ export interface ConfigFlags {
   device?: string;
   /** `--no-history` (false); undefined leaves the file/env setting. */
   history?: boolean;
+  maxBatch?: number | string;
 }
 
 const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> = {
@@ -47,6 +49,7 @@ const FLAG_PATHS: Record<keyof ConfigFlags, [string, string, 'string' | 'int']> 
   apiKey: ['server', 'apiKey', 'string'],
   queueSize: ['server', 'queueSize', 'int'],
   requestTimeoutMs: ['server', 'requestTimeoutMs', 'int'],
+  maxBatch: ['batching', 'maxBatch', 'int'],
   mode: ['generation', 'mode', 'string'],
   dataDir: ['storage', 'dataDir', 'string'],
   logLevel: ['log', 'level', 'string'],

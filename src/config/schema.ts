@@ -63,6 +63,16 @@ const retrieval = z
   })
   .prefault({});
 
+const batching = z
+  .strictObject({
+    /**
+     * Continuous batching: up to this many generations share each target forward (their
+     * draft trees and prefill chunks in one batch). 1 runs one generation at a time.
+     */
+    maxBatch: z.number().int().min(1).max(64).default(8),
+  })
+  .prefault({});
+
 const storage = z
   .strictObject({
     /**
@@ -112,7 +122,16 @@ const model = z
   })
   .prefault({});
 
-export const ConfigSchema = z.strictObject({ server, generation, retrieval, storage, history, log, model });
+export const ConfigSchema = z.strictObject({
+  server,
+  generation,
+  retrieval,
+  batching,
+  storage,
+  history,
+  log,
+  model,
+});
 
 export type RagspecConfig = z.infer<typeof ConfigSchema>;
 /** What a config file, env or flags may hold: any subset. */

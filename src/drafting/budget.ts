@@ -12,6 +12,11 @@
  * cost(n + 1) ms (the measured forward time of n + 1 tokens). We keep the n that maximises
  * expected tokens per millisecond — the goal is tokens per second, not per step. On a CPU
  * the cost grows clearly with n, so this prunes weak branches and keeps long confident copies.
+ *
+ * In a batched forward (continuous batching) the forward is shared: with `others` rows and
+ * `requests` requests already in it, n more nodes yield (requests + 1 + ΣP) tokens in
+ * cost(others + n + 1) ms — the batch's tokens per millisecond. Where the curve is flat a
+ * busy batch affords as much as a lone request; where it is steep (many rows) trees shrink.
  */
 import type { DraftBudget } from './types.ts';
 
@@ -29,6 +34,9 @@ export interface BudgetOptions {
 
 /** Without a measured curve: a forward of s tokens costs 1 + 0.08 (s − 1) forwards of one. */
 const DEFAULT_SLOPE = 0.08;
+
+/** A request alone in its forward. */
+const NO_BATCH = { rows: 0, requests: 0 };
 
 export class BudgetPolicy {
   private depth: number;
@@ -77,14 +85,14 @@ export class BudgetPolicy {
    * The cost rule: how many of the nodes (probabilities sorted high to low) to verify.
    * Returns all of them under the `simple` rule.
    */
-  chooseNodes(probsDesc: readonly number[]): number {
+  chooseNodes(probsDesc: readonly number[], batch: { rows: number; requests: number } = NO_BATCH): number {
     if (this.policy === 'simple') return probsDesc.length;
     let best = 0;
-    let bestRate = 1 / this.cost(1);
-    let expected = 1;
+    let bestRate = (batch.requests + 1) / this.cost(batch.rows + 1);
+    let expected = batch.requests + 1;
     for (let n = 1; n <= probsDesc.length; n++) {
       expected += probsDesc[n - 1]!;
-      const rate = expected / this.cost(n + 1);
+      const rate = expected / this.cost(batch.rows + n + 1);
       if (rate > bestRate) {
         bestRate = rate;
         best = n;

@@ -31,6 +31,18 @@ export interface PlanLimits {
   eosIds: readonly number[];
   /** The target verifies a single chain only (no tree mask). */
   chainOnly: boolean;
+  /** Other requests verified in the same target forward (continuous batching). */
+  batch?: BatchLoad;
+}
+
+/**
+ * The rest of a batched forward, as the cost rule sees it: the other requests' rows (last
+ * step's, a good guess of this one's) and how many requests they are (each emits at least
+ * its bonus token).
+ */
+export interface BatchLoad {
+  rows: number;
+  requests: number;
 }
 
 /** The tree's draft tokens and accepted tokens of one step, per source kind. */
@@ -116,7 +128,13 @@ export class DraftPlanner {
     if (tree.draftCount === 0) return tree;
     // The cost rule: keep the nodes worth their forward cost (expected accepted tokens per ms).
     const probs = tree.pathProbs();
-    const n = Math.min(maxNodes, this.budget.chooseNodes(probs.slice(1).sort((a, b) => b - a)));
+    const n = Math.min(
+      maxNodes,
+      this.budget.chooseNodes(
+        probs.slice(1).sort((a, b) => b - a),
+        limits.batch,
+      ),
+    );
     return tree.prune(probs, n);
   }
 

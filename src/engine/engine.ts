@@ -9,8 +9,10 @@
  *   );
  *   res.text, res.copiedSpans, res.stats
  *
- * One request runs at a time per Engine (requests queue inside); the output of every mode
- * is the target's own output: greedy = token-identical to `ar`, sampling = same distribution.
+ * With `maxBatch` 1 one request runs at a time per Engine (requests queue inside); with more
+ * (and a graph that takes a batch) up to `maxBatch` run together through the Scheduler, their
+ * steps joined into shared target forwards. Either way the output of every mode is the
+ * target's own output: greedy = token-identical to `ar`, sampling = same distribution.
  */
 import { BudgetPolicy, type BudgetOptions } from '../drafting/budget.ts';
 import { DraftMemory } from '../drafting/memory.ts';
@@ -26,7 +28,8 @@ import type { CausalLM } from '../model/types.ts';
 import { RagspecError } from '../util/errors.ts';
 import { copiedSpans } from './attribution.ts';
 import type { CostCurve } from './cost-curve.ts';
-import { runLoop } from './loop.ts';
+import { runLoop, type LoopOptions } from './loop.ts';
+import { Scheduler, type TickInfo } from './scheduler.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import type {
   ChatMessage,
@@ -46,10 +49,19 @@ export interface EngineHistory {
 /** The converted variant name of the self-drafting model (see load.ts). */
 export const SELF_DRAFT_VARIANT = 'draft-int4';
 
+export interface EngineOptions {
+  /** Generations per target forward (continuous batching); default 1. */
+  maxBatch?: number;
+}
+
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   /** KV cache of the last prompt: requests sharing its prefix prefill only the rest. */
   readonly prefixCache = new PrefixCache();
+  /** Present when batching is on (maxBatch > 1 and the target takes batches). */
+  readonly scheduler: Scheduler | null;
+  /** Listeners of every scheduler tick (metrics). */
+  readonly tickListeners: ((t: TickInfo) => void)[] = [];
 
   constructor(
     readonly target: CausalLM,
@@ -60,11 +72,22 @@ export class Engine {
     readonly history: EngineHistory | null = null,
     /** What the draft sources learned, across requests (and processes when it has a file). */
     readonly memory: DraftMemory = new DraftMemory(),
+    opts: EngineOptions = {},
   ) {
     if (drafter) {
       drafter.acceptance = memory.drafter.acceptance ?? drafter.acceptance;
       drafter.costMs = memory.drafter.costMs ?? drafter.costMs;
     }
+    const maxBatch = opts.maxBatch ?? 1;
+    this.scheduler =
+      maxBatch > 1 && target.capabilities.batch
+        ? new Scheduler(target, { maxBatch, onTick: (t) => this.tickListeners.forEach((f) => f(t)) })
+        : null;
+  }
+
+  /** Generations that run at once: maxBatch with batching on, else 1. */
+  get concurrency(): number {
+    return this.scheduler?.batch.maxBatch ?? 1;
   }
 
   /** The prompt text for a chat conversation (model's chat template, generation prompt added). */
@@ -83,14 +106,19 @@ export class Engine {
     });
   }
 
-  /** Generate (queued behind any running request). */
+  /** Generate: in the batch when batching is on, else queued behind any running request. */
   generate(req: GenerationRequest, cb: GenerationCallbacks = {}): Promise<GenerationResult> {
-    const run = this.queue.then(() => this.run(req, cb));
+    const scheduler = this.scheduler;
+    if (scheduler) return this.run(req, (o) => scheduler.submit(o, cb));
+    const run = this.queue.then(() => this.run(req, (o) => runLoop(o, cb)));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async run(req: GenerationRequest, cb: GenerationCallbacks): Promise<GenerationResult> {
+  private async run(
+    req: GenerationRequest,
+    loop: (o: LoopOptions) => ReturnType<typeof runLoop>,
+  ): Promise<GenerationResult> {
     const mode: DecodeMode = req.mode ?? 'hybrid';
     if (mode === 'model' && !this.drafter) {
       throw new RagspecError('mode "model" needs a drafter model, and none is loaded', {
@@ -101,10 +129,12 @@ export class Engine {
     }
     const prompt = this.promptTokens(req);
     const passages = req.passages ?? [];
+    // Requests decoding together each get their own drafter cache (same model session).
+    const drafter = this.scheduler ? (this.drafter?.fork() ?? null) : this.drafter;
     const sources = draftSourcesFor(mode, {
       passages,
       tokenizer: this.tokenizer,
-      drafter: this.drafter,
+      drafter,
       history: this.history?.store ?? null,
       memory: this.memory,
     });
@@ -112,20 +142,17 @@ export class Engine {
       ...this.budgetDefaults,
       costCurve: this.budgetDefaults.costCurve ?? this.costCurve?.ms,
     });
-    const out = await runLoop(
-      {
-        target: this.target,
-        tokenizer: this.tokenizer,
-        eosIds: this.tokenizer.eosIds,
-        promptTokens: prompt,
-        maxTokens: req.maxTokens,
-        sampling: req.sampling,
-        stop: req.stop,
-        planner: new DraftPlanner(sources, { budget }),
-        prefixCache: this.prefixCache,
-      },
-      cb,
-    );
+    const out = await loop({
+      target: this.target,
+      tokenizer: this.tokenizer,
+      eosIds: this.tokenizer.eosIds,
+      promptTokens: prompt,
+      maxTokens: req.maxTokens,
+      sampling: req.sampling,
+      stop: req.stop,
+      planner: new DraftPlanner(sources, { budget }),
+      prefixCache: this.prefixCache,
+    });
     if (this.history?.record && req.recordHistory !== false && out.finishReason !== 'cancelled')
       this.record(this.history.store, out.tokens, req.historyMark);
     this.remember();

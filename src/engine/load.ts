@@ -55,6 +55,11 @@ export interface EngineLoadOptions {
    * process only (tests).
    */
   memory?: boolean;
+  /**
+   * Continuous batching: up to this many generations per target forward (default 1: one at
+   * a time). Needs a graph that takes a batch (`capabilities.batch`), else stays 1.
+   */
+  maxBatch?: number;
 }
 
 /**
@@ -117,6 +122,7 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
     opts.budget,
     openHistory(opts.history),
     DraftMemory.open(memoryFile),
+    { maxBatch: opts.maxBatch },
   );
 }
 

@@ -23,7 +23,17 @@ export class StatsCollector {
   readonly acceptanceLengths: number[] = [];
   readonly treeSizes: number[] = [];
   readonly time = { prefill: 0, draft: 0, verify: 0 };
+  /** Set by the Scheduler: ms from submission to a batch slot. */
+  queueWaitMs: number | null = null;
+  private readonly batched = { steps: 0, requests: 0, rows: 0 };
   private readonly t0 = performance.now();
+
+  /** A decode step run in a batch of `requests` requests and `rows` rows (padding excluded). */
+  batchStep(requests: number, rows: number): void {
+    this.batched.steps++;
+    this.batched.requests += requests;
+    this.batched.rows += rows;
+  }
 
   step(r: StepRecord): void {
     this.steps++;
@@ -40,6 +50,15 @@ export class StatsCollector {
       s.draftTokens += n;
       s.acceptedTokens += r.acceptedBySource[kind] ?? 0;
     }
+  }
+
+  private batchStats(): NonNullable<GenerationStats['batch']> {
+    const n = Math.max(1, this.batched.steps);
+    return {
+      queueWaitMs: this.queueWaitMs ?? 0,
+      meanRequests: this.batched.requests / n,
+      meanRows: this.batched.rows / n,
+    };
   }
 
   finish(completionTokens: number): GenerationStats {
@@ -62,6 +81,7 @@ export class StatsCollector {
       meanAcceptanceLength: this.drafts > 0 ? 1 + this.acceptedTokens / this.drafts : 1,
       timeMs: { total, prefill: this.time.prefill, draft: this.time.draft, verify: this.time.verify, other },
       decodeTokensPerSecond: decodeMs > 0 ? (completionTokens * 1000) / decodeMs : 0,
+      ...(this.queueWaitMs === null ? {} : { batch: this.batchStats() }),
     };
   }
 }

@@ -96,6 +96,14 @@ export interface GenerationStats {
   meanAcceptanceLength: number;
   timeMs: { total: number; prefill: number; draft: number; verify: number; other: number };
   decodeTokensPerSecond: number;
+  /** Only when the request ran through the Scheduler (continuous batching). */
+  batch?: {
+    /** ms from submission until a batch slot took the request. */
+    queueWaitMs: number;
+    /** Per decode step, averaged: requests in the step's forward(s), and their rows. */
+    meanRequests: number;
+    meanRows: number;
+  };
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';

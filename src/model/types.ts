@@ -57,6 +57,8 @@ export interface CausalLMCapabilities {
    * false: only a 2D padding mask (Optimum / transformers.js exports) — chains only.
    */
   treeMask: boolean;
+  /** `newBatch` works: several requests' rows in one forward (continuous batching). */
+  batch?: boolean;
 }
 
 /**
@@ -108,7 +110,44 @@ export interface CausalLM {
     cache: KvCache,
     opts?: ForwardOptions,
   ): Promise<Logits>;
+  /**
+   * Several requests in one forward (continuous batching), `maxBatch` request slots; only
+   * when `capabilities.batch` (see onnx/batch-forward.ts).
+   */
+  newBatch?(maxBatch: number): BatchedLM;
   dispose(): Promise<void>;
+}
+
+/** One request's share of a batched forward: exactly what it would pass to `forward`. */
+export interface BatchPart {
+  tokens: readonly number[]; // [S_i]
+  positions: readonly number[]; // [S_i]
+  /** [S_i, P_i+S_i] additive, or null for the causal mask. */
+  mask: Float32Array | null;
+  /** A cache made by the same `BatchedLM.newCache()`. */
+  cache: KvCache;
+  logitRows?: readonly number[];
+}
+
+/**
+ * Request slots over one KV arena, and a forward over several slots at once. Each part's
+ * logits equal (within float rounding) those of the same call on `CausalLM.forward` alone.
+ */
+export interface BatchedLM {
+  readonly maxBatch: number;
+  /** Slots not yet taken. */
+  readonly free: number;
+  /**
+   * A KV cache in a free slot (throws `conflict` when every slot is taken), starting with a
+   * copy of `from`'s rows when given (a prefix-cache hit).
+   */
+  newCache(from?: KvCache | null): KvCache;
+  /** The slot index of a cache (a forward runs the slot range of its parts). */
+  slotOf(cache: KvCache): number;
+  /** Give a slot back: the cache must not be used afterwards. */
+  release(cache: KvCache): void;
+  /** One target forward over every part (each part a different slot). Logits in part order. */
+  forward(parts: readonly BatchPart[]): Promise<Logits[]>;
 }
 
 /** Mask value for "may not attend". Large but finite so softmax never sees NaN. */

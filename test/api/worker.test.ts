@@ -10,6 +10,29 @@ function gate() {
 }
 
 describe('ModelWorker', () => {
+  it('runs up to `concurrency` jobs at once (continuous batching), the rest queue in order', async () => {
+    const w = new ModelWorker({ queueSize: 5, timeoutMs: 60_000, concurrency: () => 3 });
+    const gates = [gate(), gate(), gate(), gate()];
+    const started: number[] = [];
+    const jobs = gates.map((g, i) =>
+      w.run(async () => {
+        started.push(i);
+        await g.p;
+      }),
+    );
+    expect(started).toEqual([0, 1, 2]);
+    expect(w.depth).toBe(1);
+    gates[1]!.open();
+    await jobs[1];
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(w.depth).toBe(0);
+    for (const g of gates) g.open();
+    await Promise.all(jobs);
+    await w.idle();
+    expect(w.busy).toBe(false);
+  });
+
   it('runs jobs one at a time in order', async () => {
     const w = new ModelWorker({ queueSize: 5, timeoutMs: 60_000 });
     const log: string[] = [];

@@ -28,11 +28,15 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--config <file>',
-      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "storage": {...}, "history": {...}, "log": {...}, "model": {"device": ...}}',
+      'JSON config file: {"server": {...}, "generation": {...}, "retrieval": {...}, "batching": {...}, "storage": {...}, "history": {...}, "log": {...}, "model": {"device": ...}}',
     )
     .option('--mode <mode>', 'default decode mode: ar, reference, model or hybrid (default hybrid)')
     .option('--data-dir <dir>', 'corpus + analytics folder (default $RAGSPEC_HOME/data)')
     .option('--queue-size <n>', 'generations allowed to wait for the model before 429 (default 8)')
+    .option(
+      '--max-batch <n>',
+      'continuous batching: generations sharing each target forward (default 8; 1 = one at a time; env RAGSPEC_MAX_BATCH)',
+    )
     .option(
       '--request-timeout-ms <n>',
       'cancel a generation after this long, queue wait included (default 120000)',
@@ -65,6 +69,7 @@ export function configFrom(o: ServeFlags): RagspecConfig {
       mode: o.mode,
       dataDir: o.dataDir,
       queueSize: o.queueSize,
+      maxBatch: o.maxBatch,
       requestTimeoutMs: o.requestTimeoutMs,
       logLevel: o.logLevel,
       device: o.device,
@@ -89,7 +94,12 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
   const threads = o.threads === undefined ? undefined : Number(o.threads);
   const srv = await startServer({
     config,
-    load: realRuntime(config, { model: o.model, drafter: o.drafter, threads }),
+    load: realRuntime(config, {
+      model: o.model,
+      drafter: o.drafter,
+      threads,
+      maxBatch: config.batching.maxBatch,
+    }),
     handleSignals: true,
   });
   process.stderr.write(

@@ -63,6 +63,17 @@ export class ModelDrafter implements DraftSource {
     this.last = null;
   }
 
+  /**
+   * A drafter over the same model with its own KV cache, for one of several requests decoding
+   * at once (continuous batching): a shared cache would re-prefill at every switch between
+   * requests. It starts from this drafter's running acceptance.
+   */
+  fork(): ModelDrafter {
+    const d = new ModelDrafter(this.model, { name: this.name, gamma: this.gamma, eosIds: [...this.eos] });
+    d.acceptance = this.acceptance;
+    return d;
+  }
+
   async propose(ctx: DraftContext, budget: DraftBudget): Promise<DraftCandidate[]> {
     const t0 = performance.now();
     const out = await this.draft(ctx, budget);

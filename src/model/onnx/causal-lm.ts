@@ -12,6 +12,7 @@ import {
   type CausalLM,
   type CausalLMCapabilities,
   type ForwardOptions,
+  type BatchedLM,
   type KvCache,
   type LlamaConfig,
   type Logits,
@@ -19,6 +20,8 @@ import {
 import type { GraphKvCache, KvLayout } from './kv-binding.ts';
 import { CapacityKvCache, InPlaceKvCache } from './kv-capacity.ts';
 import { OnnxKvCache } from './kv-cache.ts';
+import { BatchForward } from './batch-forward.ts';
+import { checkForward } from './forward-checks.ts';
 import { OrtModel, type HostTensor, type SessionOptions } from './session.ts';
 
 export type MaskConvention = '4d' | '2d';
@@ -42,12 +45,14 @@ export class OnnxCausalLM implements CausalLM {
     readonly config: LlamaConfig,
     private readonly mask: MaskConvention,
   ) {
-    this.capabilities = { treeMask: mask === '4d' };
     this.kv = model.outputNames.includes('appended.0.key')
       ? 'capacity'
       : model.outputDims('present.0.key')?.[2] === 'capacity'
         ? 'inplace'
         : 'concat';
+    // Batching: only the capacity layout with the 4D mask (its graph takes B > 1 as built;
+    // GroupQueryAttention's seqlens and the concat layout's present outputs do not).
+    this.capabilities = { treeMask: mask === '4d', batch: this.kv === 'capacity' && mask === '4d' };
     this.hasLogitRows = model.inputNames.includes('logit_rows');
   }
 
@@ -89,38 +94,8 @@ export class OnnxCausalLM implements CausalLM {
     }
     const s = tokens.length;
     const p = cache.length;
-    const total = p + s;
-    const v = this.config.vocabSize;
-    if (s === 0) throw new RagspecError('forward: no tokens', { code: 'bad_forward' });
-    if (positions.length !== s)
-      throw new RagspecError(`forward: ${s} tokens but ${positions.length} positions`, {
-        code: 'bad_forward',
-      });
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= v)
-        throw new RagspecError(`forward: token id ${t} is outside the vocabulary 0..${v - 1}`, {
-          code: 'bad_forward',
-        });
-    }
-    for (const q of positions) {
-      if (!Number.isInteger(q) || q < 0 || q >= this.config.contextLength) {
-        throw new RagspecError(
-          `forward: position ${q} is outside the context 0..${this.config.contextLength - 1}`,
-          { code: 'bad_forward' },
-        );
-      }
-    }
-    if (mask && mask.length !== s * total) {
-      throw new RagspecError(`forward: mask has ${mask.length} values, expected S×(P+S) = ${s}×${total}`, {
-        code: 'bad_forward',
-      });
-    }
     const rows = opts.logitRows ?? null;
-    if (rows) {
-      for (const r of rows)
-        if (!Number.isInteger(r) || r < 0 || r >= s)
-          throw new RagspecError(`forward: logit row ${r} is outside 0..${s - 1}`, { code: 'bad_forward' });
-    }
+    checkForward(this.config, tokens, positions, mask, p, rows);
     if (this.mask === '2d' && mask && !isCausal(mask, p, s)) {
       throw new RagspecError(
         `${this.model.source} only runs causal chains (2D attention_mask, Optimum export); this forward needs a tree mask`,
@@ -145,6 +120,16 @@ export class OnnxCausalLM implements CausalLM {
     const out = await this.model.run(feeds, undefined, kv.into);
     cache.absorb(out, s);
     return this.pickRows(out.logits!.data as Float32Array, s, rows);
+  }
+
+  newBatch(maxBatch: number): BatchedLM {
+    if (!this.capabilities.batch)
+      throw new RagspecError(`${this.model.source} cannot run a batch of requests (KV layout ${this.kv})`, {
+        code: 'batch_unsupported',
+        kind: 'bad_input',
+        hint: 're-run `npx ragspec convert` (decomposed attention, capacity KV cache), or set batching.maxBatch to 1',
+      });
+    return new BatchForward(this.model, this.config, maxBatch, this.hasLogitRows, MASK_BLOCKED);
   }
 
   /** Feed `logit_rows` when the graph has it (every row unless the caller asked for fewer). */

@@ -137,6 +137,32 @@ export class CapacityKvCache implements GraphKvCache {
     this.appended = indices.length;
   }
 
+  /** The P cached rows, packed `[Hkv, P, D]` per layer (a copy): what a batch slot imports. */
+  exportRows(): LayerKv[] {
+    const { numKvHeads: hkv, headDim: d } = this;
+    const pack = (a: Float32Array) => {
+      const out = new Float32Array(hkv * this.len * d);
+      for (let h = 0; h < hkv; h++)
+        out.set(a.subarray(h * this.cap * d, (h * this.cap + this.len) * d), h * this.len * d);
+      return out;
+    };
+    return this.buf.map((l) => ({ key: pack(l.key), value: pack(l.value) }));
+  }
+
+  /** A cache of `len` rows from packed `[Hkv, len, D]` layers (a batch slot's `clone`). */
+  static fromRows(hkv: number, d: number, blocked: number, rows: LayerKv[], len: number): CapacityKvCache {
+    const c = new CapacityKvCache(rows.length, hkv, d, blocked);
+    c.grow(Math.max(1, len));
+    c.buf.forEach((l, i) => {
+      for (let h = 0; h < hkv; h++) {
+        l.key.set(rows[i]!.key.subarray(h * len * d, (h + 1) * len * d), h * c.cap * d);
+        l.value.set(rows[i]!.value.subarray(h * len * d, (h + 1) * len * d), h * c.cap * d);
+      }
+    });
+    c.len = len;
+    return c;
+  }
+
   clone(): CapacityKvCache {
     const c = new (this.constructor as typeof CapacityKvCache)(
       this.numLayers,
