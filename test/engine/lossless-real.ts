@@ -69,7 +69,7 @@ export function describeLossless(part: number, parts: number): void {
         `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
       );
     }
-    engine = await loadEngine({ drafter: 'self' });
+    engine = await loadEngine({ drafter: 'self', memory: false });
     corpus = await openCorpus(paths.data(), { readOnly: true });
   }, 600_000);
 
@@ -101,7 +101,7 @@ export function describeLossless(part: number, parts: number): void {
           const ids = engine.promptTokens(prepared.request);
           const base = await plainGreedy(engine.target, ids, 128, engine.tokenizer.eosIds);
           expect(ar.tokens, `${item.id} ar (shared engine) vs plain greedy`).toEqual(base.tokens);
-          const fresh = await loadEngine({ drafter: 'self' });
+          const fresh = await loadEngine({ drafter: 'self', memory: false });
           try {
             for (const mode of ALL_MODES) {
               fresh.prefixCache.clear(); // nothing carried over from the previous mode either
