@@ -24,10 +24,10 @@ import { loadEngine } from '../../src/engine/load.ts';
 import type { DecodeMode, SamplingSettings } from '../../src/engine/types.ts';
 import { convertGguf } from '../../src/model/convert.ts';
 import type { ScoredPassage } from '../../src/retrieval/types.ts';
-import { targetDistribution } from '../../src/verify/sampling.ts';
 import { chiSquare } from '../helpers/chi-square.ts';
 import { writeTinyLlamaGguf } from '../helpers/tiny-gguf.ts';
 import type { PlantedBug } from './planted-verifier.ts';
+import { exactArDistribution } from '../helpers/exact-ar.ts';
 
 const plant = vi.hoisted(() => ({ bug: null as PlantedBug | null }));
 vi.mock('../../src/verify/accept.ts', async (importOriginal) => {
@@ -72,29 +72,6 @@ beforeAll(async () => {
 });
 
 /** Exact AR probabilities of the first DEPTH tokens (keys "a,b,c"; shorter when EOS ends it). */
-async function exactAr(s: SamplingSettings): Promise<Map<string, number>> {
-  const prompt = engine.promptTokens({ prompt: PROMPT });
-  const eos = new Set(engine.tokenizer.eosIds);
-  const out = new Map<string, number>();
-  const walk = async (prefix: number[], mass: number): Promise<void> => {
-    const ids = [...prompt, ...prefix];
-    const r = await engine.target.forward(
-      ids,
-      ids.map((_, i) => i),
-      null,
-      engine.target.newCache(),
-    );
-    const p = targetDistribution(r.data.subarray((r.rows - 1) * r.vocabSize, r.rows * r.vocabSize), s); // [V]
-    for (let t = 0; t < p.length; t++) {
-      if (!(p[t]! > 0)) continue;
-      if (eos.has(t)) out.set(prefix.join(','), (out.get(prefix.join(',')) ?? 0) + mass * p[t]!);
-      else if (prefix.length + 1 === DEPTH) out.set([...prefix, t].join(','), mass * p[t]!);
-      else await walk([...prefix, t], mass * p[t]!);
-    }
-  };
-  await walk([], 1);
-  return out;
-}
 
 /** A passage holding the likeliest AR continuations, so copied drafts are often right. */
 function passageFor(exact: Map<string, number>): ScoredPassage {
@@ -132,7 +109,7 @@ async function sample(mode: DecodeMode, s: SamplingSettings, passages: ScoredPas
 }
 
 async function fit(mode: DecodeMode, s: SamplingSettings) {
-  const exact = await exactAr(s);
+  const exact = await exactArDistribution(engine, engine.promptTokens({ prompt: PROMPT }), DEPTH, s);
   const { counts, accepted } = await sample(mode, s, [passageFor(exact)]);
   const r = chiSquare(counts, exact, SAMPLES);
   console.log(

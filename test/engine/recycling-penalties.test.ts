@@ -20,10 +20,9 @@ import { loadEngine } from '../../src/engine/load.ts';
 import { runLoop } from '../../src/engine/loop.ts';
 import type { SamplingSettings } from '../../src/engine/types.ts';
 import { convertGguf } from '../../src/model/convert.ts';
-import { hasPenalties, penalize, PenaltyBase } from '../../src/verify/penalties.ts';
-import { targetDistribution } from '../../src/verify/sampling.ts';
 import { chiSquare } from '../helpers/chi-square.ts';
 import { writeTinyLlamaGguf } from '../helpers/tiny-gguf.ts';
+import { exactArDistribution } from '../helpers/exact-ar.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-recycle-'));
 let engine: Engine;
@@ -116,32 +115,6 @@ const SAMPLES = 1200;
 const PROMPT = 'the in er.';
 
 /** Exact AR probabilities of the first DEPTH tokens, penalties applied along each prefix. */
-async function exactAr(s: SamplingSettings): Promise<Map<string, number>> {
-  const prompt = engine.promptTokens({ prompt: PROMPT });
-  const eos = new Set(engine.tokenizer.eosIds);
-  const out = new Map<string, number>();
-  const walk = async (prefix: number[], mass: number): Promise<void> => {
-    const ids = [...prompt, ...prefix];
-    const r = await engine.target.forward(
-      ids,
-      ids.map((_, i) => i),
-      null,
-      engine.target.newCache(),
-    );
-    let row: ArrayLike<number> = r.data.subarray((r.rows - 1) * r.vocabSize, r.rows * r.vocabSize); // [V]
-    if (hasPenalties(s))
-      row = penalize(row, new PenaltyBase({ tokens: ids, promptLength: prompt.length }), [], s);
-    const p = targetDistribution(row, s); // [V]
-    for (let t = 0; t < p.length; t++) {
-      if (!(p[t]! > 0)) continue;
-      if (eos.has(t)) out.set(prefix.join(','), (out.get(prefix.join(',')) ?? 0) + mass * p[t]!);
-      else if (prefix.length + 1 === DEPTH) out.set([...prefix, t].join(','), mass * p[t]!);
-      else await walk([...prefix, t], mass * p[t]!);
-    }
-  };
-  await walk([], 1);
-  return out;
-}
 
 describe('sampling: recycling and penalties keep the AR distribution (chi-square)', () => {
   const cases: [string, SamplingSettings, 'recycle' | 'ar' | 'hybrid'][] = [
@@ -154,7 +127,7 @@ describe('sampling: recycling and penalties keep the AR distribution (chi-square
     it(
       name,
       async () => {
-        const exact = await exactAr(s);
+        const exact = await exactArDistribution(engine, engine.promptTokens({ prompt: PROMPT }), DEPTH, s);
         const counts = new Map<string, number>();
         let accepted = 0;
         for (let seed = 0; seed < SAMPLES; seed++) {

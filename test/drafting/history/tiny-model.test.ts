@@ -18,9 +18,9 @@ import { loadEngine } from '../../../src/engine/load.ts';
 import type { GenerationRequest, SamplingSettings } from '../../../src/engine/types.ts';
 import { HistoryStore } from '../../../src/drafting/history/store.ts';
 import { convertGguf } from '../../../src/model/convert.ts';
-import { targetDistribution } from '../../../src/verify/sampling.ts';
 import { chiSquare } from '../../helpers/chi-square.ts';
 import { seededRandom, writeTinyLlamaGguf } from '../../helpers/tiny-gguf.ts';
+import { exactArDistribution } from '../../helpers/exact-ar.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ragspec-history-tiny-'));
 const modelDir = path.join(tmp, 'tiny');
@@ -126,7 +126,7 @@ const TOP_P: SamplingSettings = { temperature: 3, topP: 0.95 };
 describe('history source keeps the AR sampling distribution (tiny model, chi-square)', () => {
   it(`hybrid with a history of the likeliest continuations, temperature ${TOP_P.temperature}, top-p ${TOP_P.topP}`, async () => {
     const prompt = engine.promptTokens({ prompt: PROMPT });
-    const exact = await exactAr(prompt, TOP_P);
+    const exact = await exactArDistribution(engine, prompt, DEPTH, TOP_P);
     // the history: the prompt's tail followed by the likeliest outcomes, the likelier more often
     const dir = path.join(tmp, 'history-dist');
     const store = HistoryStore.open(dir);
@@ -172,26 +172,3 @@ describe('history source keeps the AR sampling distribution (tiny model, chi-squ
 });
 
 /** Exact AR probabilities of the first DEPTH tokens (keys "a,b,c"; shorter when EOS ends it). */
-async function exactAr(prompt: number[], s: SamplingSettings): Promise<Map<string, number>> {
-  const eos = new Set(engine.tokenizer.eosIds);
-  const out = new Map<string, number>();
-  const walk = async (prefix: number[], mass: number): Promise<void> => {
-    const ids = [...prompt, ...prefix];
-    const r = await engine.target.forward(
-      ids,
-      ids.map((_, i) => i),
-      null,
-      engine.target.newCache(),
-    );
-    const p = targetDistribution(r.data.subarray((r.rows - 1) * r.vocabSize, r.rows * r.vocabSize), s); // [V]
-    for (let t = 0; t < p.length; t++) {
-      if (!(p[t]! > 0)) continue;
-      const key = prefix.join(',');
-      if (eos.has(t)) out.set(key, (out.get(key) ?? 0) + mass * p[t]!);
-      else if (prefix.length + 1 === DEPTH) out.set([...prefix, t].join(','), mass * p[t]!);
-      else await walk([...prefix, t], mass * p[t]!);
-    }
-  };
-  await walk([], 1);
-  return out;
-}
