@@ -130,10 +130,18 @@ describe('two replicas on one PostgreSQL', () => {
       const r = await request(target).post('/v1/answer').send({ question: 'What does the quokka flag do?' });
       expect(r.status).toBe(200);
     }
+    // Each replica writes its record after answering, fire-and-forget (analytics never
+    // delays or fails an answer), and reads flush only their own pending writes: the other
+    // replica's record shows up within the delay of one INSERT. Poll, bounded.
     for (const target of [a!.url, b.url]) {
-      const r = await request(target).get('/v1/analytics?window=1h');
-      expect(r.status).toBe(200);
-      expect(r.body.requests).toBe(2);
+      let requests = 0;
+      for (let tries = 0; tries < 50 && requests < 2; tries++) {
+        if (tries > 0) await new Promise((r) => setTimeout(r, 100));
+        const r = await request(target).get('/v1/analytics?window=1h');
+        expect(r.status).toBe(200);
+        requests = r.body.requests;
+      }
+      expect(requests).toBe(2);
     }
     // A uploaded, answered and recorded analytics without touching its local data folder.
     expect(fs.existsSync(aDataDir)).toBe(false);
