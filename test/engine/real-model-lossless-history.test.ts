@@ -40,7 +40,7 @@ beforeAll(async () => {
     throw new Error(
       `no corpus at ${paths.data()} — run \`npx ragspec setup\` and \`npx ragspec ingest\` first`,
     );
-  engine = await loadEngine({ drafter: 'none', history: { dir: tmp } });
+  engine = await loadEngine({ drafter: 'none', history: { dir: tmp }, memory: false });
   corpus = await openCorpus(paths.data(), { readOnly: true });
 }, 600_000);
 
@@ -85,7 +85,7 @@ describe('real model: hybrid with a warm history = AR greedy', () => {
     expect(historyAccepted).toBeGreaterThan(WARM * 20);
 
     // the history on disk, opened read-only by another engine, drafts the same lossless way
-    const fresh = await loadEngine({ drafter: 'none', history: { dir: tmp, record: false } });
+    const fresh = await loadEngine({ drafter: 'none', history: { dir: tmp, record: false }, memory: false });
     try {
       expect(fresh.history!.store.entryCount).toBe(WARM);
       const r = await generate(fresh, prepared[0]!, 'hybrid');
