@@ -7,7 +7,10 @@
  * 429s and 5xx (which must be 0), and writes the HTTP section of docs/BENCHMARKS.md.
  *
  *   npm run bench:load -- [--per-client 2] [--clients 1,4,8] [--batch 1,8] [--max-tokens 24]
- *                         [--mode hybrid] [--data <corpus dir>] [--no-write]
+ *                         [--mode hybrid] [--prefill-chunks N] [--data <corpus dir>] [--no-write]
+ *
+ * --prefill-chunks: batching.prefillChunksPerTick for the batched servers (default: the
+ * config default, 1 = oldest prompt first; 0 = every prompt in lockstep).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +36,7 @@ const BATCH = flag('batch', '1,8')
   .map((x) => Number(x));
 const MAX_TOKENS = Number(flag('max-tokens', '24'));
 const MODE = flag('mode', 'hybrid');
+const PREFILL_CHUNKS = flag('prefill-chunks', '') === '' ? undefined : Number(flag('prefill-chunks', ''));
 const WRITE = !process.argv.includes('--no-write');
 
 const QUESTIONS = [
@@ -166,6 +170,10 @@ async function round(url: string, maxBatch: number, clients: number, metricsBefo
 }
 
 async function main(): Promise<void> {
+  const loadStart = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   const dataDir = await corpusDir();
   const rows: Row[] = [];
   const idle: Record<number, number> = {};
@@ -182,7 +190,10 @@ async function main(): Promise<void> {
     });
     const srv = await startServer({
       config,
-      load: realRuntime(config, { maxBatch }),
+      load: realRuntime(config, {
+        maxBatch,
+        prefillChunksPerTick: PREFILL_CHUNKS ?? config.batching.prefillChunksPerTick,
+      }),
       logger: createLogger('warn'),
     });
     await srv.ready;
@@ -215,6 +226,8 @@ async function main(): Promise<void> {
       .loadavg()
       .map((x) => x.toFixed(1))
       .join(' '),
+    loadStart,
+    prefillChunks: PREFILL_CHUNKS ?? loadConfig({ env: {} }).batching.prefillChunksPerTick,
     perClient: PER_CLIENT,
     maxTokens: MAX_TOKENS,
     mode: MODE,
@@ -233,6 +246,10 @@ type Report = {
   date: string;
   machine: string;
   loadavg: string;
+  /** Load average (1/5/15 min) when the run started. */
+  loadStart?: string;
+  /** batching.prefillChunksPerTick of the batched servers. */
+  prefillChunks?: number;
   perClient: number;
   maxTokens: number;
   mode: string;
@@ -265,7 +282,9 @@ export function renderSection(r: Report): string {
       ? `With 8 clients, batching on vs off: ${f(on.rps / off.rps, 2)}× the requests/s (aim ≥ 4×), ${f(on.rps, 2)} requests/s (aim ≥ 1), TTFT p50 ${f(on.ttftP50 / (r.idle[on.maxBatch] ?? NaN), 2)}× the idle TTFT (aim ≤ 3×).`
       : '',
     '',
-    `Recorded ${r.date} on ${r.machine}, load average at the end ${r.loadavg}. The 2 cores were shared with other work during this run (other sessions building and testing), so absolute numbers are low and noisy; the ratios within the run are the meaningful part, and the lead may rerun it on a quiet machine.`,
+    `Batched servers prefill ${r.prefillChunks === 0 ? 'every admitted prompt in lockstep (`batching.prefillChunksPerTick` 0)' : `${r.prefillChunks ?? 1} prompt chunk(s) of 128 tokens per step, oldest request first (\`batching.prefillChunksPerTick\` ${r.prefillChunks ?? 1})`}; decoding requests step every time.`,
+    '',
+    `Recorded ${r.date} on ${r.machine}, load average (1/5/15 min) ${r.loadStart ? `${r.loadStart} at the start, ` : ''}${r.loadavg} at the end. The machine is noisy: the ratios within the run are the meaningful part.`,
     '',
   ].join('\n');
   return section;

@@ -70,6 +70,12 @@ const batching = z
      * draft trees and prefill chunks in one batch). 1 runs one generation at a time.
      */
     maxBatch: z.number().int().min(1).max(64).default(8),
+    /**
+     * Prompt chunks (128 tokens) prefilled per batched step, oldest request first; decoding
+     * requests step every time. 0 prefills every admitted prompt in lockstep (all first
+     * tokens arrive when the last prompt is in).
+     */
+    prefillChunksPerTick: z.number().int().min(0).max(64).default(1),
   })
   .prefault({});
 

@@ -52,6 +52,8 @@ export const SELF_DRAFT_VARIANT = 'draft-int4';
 export interface EngineOptions {
   /** Generations per target forward (continuous batching); default 1. */
   maxBatch?: number;
+  /** Prompt chunks prefilled per batched step, oldest request first (Scheduler). */
+  prefillChunksPerTick?: number;
 }
 
 export class Engine {
@@ -81,7 +83,11 @@ export class Engine {
     const maxBatch = opts.maxBatch ?? 1;
     this.scheduler =
       maxBatch > 1 && target.capabilities.batch
-        ? new Scheduler(target, { maxBatch, onTick: (t) => this.tickListeners.forEach((f) => f(t)) })
+        ? new Scheduler(target, {
+            maxBatch,
+            prefillChunksPerTick: opts.prefillChunksPerTick,
+            onTick: (t) => this.tickListeners.forEach((f) => f(t)),
+          })
         : null;
   }
 

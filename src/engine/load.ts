@@ -60,6 +60,8 @@ export interface EngineLoadOptions {
    * a time). Needs a graph that takes a batch (`capabilities.batch`), else stays 1.
    */
   maxBatch?: number;
+  /** With batching: prompt chunks prefilled per step, oldest first (default 1; 0 lockstep). */
+  prefillChunksPerTick?: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export async function loadEngine(opts: EngineLoadOptions = {}): Promise<Engine> 
     opts.budget,
     openHistory(opts.history),
     DraftMemory.open(memoryFile),
-    { maxBatch: opts.maxBatch },
+    { maxBatch: opts.maxBatch, prefillChunksPerTick: opts.prefillChunksPerTick },
   );
 }
 

@@ -3,9 +3,14 @@
  * together. Each tick
  *   1. admits waiting requests into free batch slots (between steps, so a long answer never
  *      holds back a new question's prefill);
- *   2. takes one part from every active request (fairness: nobody waits more than one tick):
- *      its next prefill chunk, or the draft tree its planner sizes knowing the batch's other
- *      rows (the budget's cost curve is in rows);
+ *   2. takes one part from every decoding request (fairness: no decoding request waits more
+ *      than one tick): the draft tree its planner sizes knowing the batch's other rows (the
+ *      budget's cost curve is in rows); and the next prefill chunks of the prefilling
+ *      requests, oldest first, within a per-tick budget (`prefillChunksPerTick`, default 1).
+ *      A prefill on this CPU is compute-bound, so running every admitted request's chunk in
+ *      lockstep costs the same rows as running them one after another, but delays every
+ *      first token until the last prompt is in; oldest first, the first request decodes
+ *      (beside the later prefills) after its own prefill, as in vLLM's chunked prefill;
  *   3. runs the parts as batched target forwards (onnx/batch-forward.ts): one, or two split
  *      by row count (prefill chunks apart from decode trees) when padding would cost more;
  *   4. hands each request its logits: the same `Generation.finish` as the single-request loop
@@ -30,6 +35,8 @@ export interface TickInfo {
   requests: number;
   /** Rows of those parts (padding excluded). */
   rows: number;
+  /** Of those parts, prefill chunks (the rest are decode trees). */
+  prefillChunks: number;
   forwards: number;
   ms: number;
 }
@@ -38,6 +45,11 @@ export interface SchedulerOptions {
   maxBatch: number;
   /** Prefill chunk per tick (default 128 tokens). */
   prefillChunk?: number;
+  /**
+   * Prefill chunks per tick, given to the oldest prefilling requests first (default 1;
+   * 0: every prefilling request runs a chunk every tick, in lockstep).
+   */
+  prefillChunksPerTick?: number;
   onTick?: (t: TickInfo) => void;
 }
 
@@ -48,8 +60,9 @@ interface Member {
   resolve: (r: LoopResult) => void;
   reject: (e: unknown) => void;
   cache: KvCache | null;
-  /** While prefilling: the chunks still to run. */
-  chunks: Iterator<PrefillChunk> | null;
+  /** While prefilling: the prompt's chunks, and how many have run. */
+  chunks: PrefillChunk[] | null;
+  chunksDone: number;
   prefillMs: number;
   /** Rows of its decode tree in the last tick (0: it was prefilling). */
   rows: number;
@@ -104,6 +117,7 @@ export class Scheduler {
         reject,
         cache: null,
         chunks: null,
+        chunksDone: 0,
         prefillMs: 0,
         rows: 0,
       };
@@ -141,10 +155,17 @@ export class Scheduler {
     }
     while (this.waiting.length > 0 && this.batch.free > 0) this.admit(this.waiting.shift()!);
 
-    // 2. One part per active request.
+    // 2. One part per decoding request; prefill chunks oldest first, within the budget
+    // (active is in admission order). A cancelled prefill still gets its turn to leave.
     const parts: Part[] = [];
     const load = this.lastLoad;
+    const budget = this.opts.prefillChunksPerTick ?? 1;
+    let prefills = 0;
     for (const m of [...this.active]) {
+      if (m.chunks && m.chunksDone < m.chunks.length && !m.gen.aborted() && budget > 0) {
+        if (prefills >= budget) continue;
+        prefills++;
+      }
       try {
         const part = await this.partOf(m, load);
         if (part) parts.push(part);
@@ -186,7 +207,13 @@ export class Scheduler {
       rows: decoding.reduce((a, p) => a + p.part.tokens.length, 0),
       requests: decoding.length,
     };
-    this.opts.onTick?.({ requests: parts.length, rows, forwards: groups.length, ms: performance.now() - t0 });
+    this.opts.onTick?.({
+      requests: parts.length,
+      rows,
+      prefillChunks: parts.length - decoding.length,
+      forwards: groups.length,
+      ms: performance.now() - t0,
+    });
   }
 
   /** A slot for `m`, holding the prefix cache's rows when the prompt starts with them. */
@@ -201,7 +228,9 @@ export class Scheduler {
     try {
       const hit = m.o.prefixCache?.lookup(prefix) ?? null;
       m.cache = this.batch.newCache(hit?.cache);
-      m.chunks = prefillChunks(prefix, hit?.length ?? 0, m.o.prefillChunk ?? this.opts.prefillChunk ?? 128);
+      m.chunks = [
+        ...prefillChunks(prefix, hit?.length ?? 0, m.o.prefillChunk ?? this.opts.prefillChunk ?? 128),
+      ];
     } catch (err) {
       m.reject(err);
       return;
@@ -213,9 +242,8 @@ export class Scheduler {
   private async partOf(m: Member, load: { rows: number; requests: number }): Promise<Part | null> {
     const cache = m.cache!;
     if (m.chunks) {
-      const next = m.gen.aborted() ? null : m.chunks.next();
-      if (next && !next.done) {
-        const c = next.value;
+      const c = m.gen.aborted() ? undefined : m.chunks[m.chunksDone++];
+      if (c) {
         return {
           m,
           part: { tokens: c.tokens, positions: c.positions, mask: null, cache, logitRows: c.logitRows },

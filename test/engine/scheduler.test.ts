@@ -128,6 +128,55 @@ describe('Scheduler: served together = served alone', () => {
   });
 });
 
+describe('Scheduler: prefill oldest first', () => {
+  /** Two prompts of more than one 128-token chunk each, sent at once. */
+  const long = (): GenerationRequest[] =>
+    [0, 1].map((i) => ({
+      prompt: text(i + 7, 100),
+      maxTokens: 12,
+      sampling: { temperature: 0 },
+      mode: 'reference' as DecodeMode,
+    }));
+
+  it('the first prompt prefills alone, then decodes beside the second prefill; outputs unchanged', async () => {
+    const reqs = long();
+    const want: GenerationResult[] = [];
+    for (const r of reqs) want.push(await alone.generate(r));
+    for (const r of reqs) expect(alone.promptTokens(r).length).toBeGreaterThan(129); // 2+ chunks
+    ticks.length = 0;
+    const got = await Promise.all(reqs.map((r) => batched.generate(r)));
+    got.forEach((g, i) => expect(g.tokens, `request ${i}`).toEqual(want[i]!.tokens));
+    // one prompt chunk per tick (the oldest request's first): never both prompts in lockstep
+    expect(Math.max(...ticks.map((t) => t.prefillChunks))).toBe(1);
+    // the first request's decode trees share ticks with the second request's prefill
+    expect(ticks.some((t) => t.prefillChunks === 1 && t.requests === 2)).toBe(true);
+  });
+
+  it('prefillChunksPerTick 0 prefills both prompts in lockstep, with the same outputs', async () => {
+    const lockstep = await loadEngine({
+      model: path.join(tmp, 'tiny'),
+      variant: 'fp32',
+      drafter: 'none',
+      costCurve: false,
+      threads: 1,
+      maxBatch: 4,
+      prefillChunksPerTick: 0,
+    });
+    try {
+      const seen: TickInfo[] = [];
+      lockstep.tickListeners.push((t) => seen.push(t));
+      const reqs = long();
+      const want: GenerationResult[] = [];
+      for (const r of reqs) want.push(await alone.generate(r));
+      const got = await Promise.all(reqs.map((r) => lockstep.generate(r)));
+      got.forEach((g, i) => expect(g.tokens, `request ${i}`).toEqual(want[i]!.tokens));
+      expect(Math.max(...seen.map((t) => t.prefillChunks))).toBe(2);
+    } finally {
+      await lockstep.dispose();
+    }
+  });
+});
+
 describe('groupByRows', () => {
   const rows = (p: { rows: number; slot: number }) => p.rows;
   const slot = (p: { rows: number; slot: number }) => p.slot;

@@ -99,6 +99,7 @@ export async function serve(o: ServeFlags, config: RagspecConfig = configFrom(o)
       drafter: o.drafter,
       threads,
       maxBatch: config.batching.maxBatch,
+      prefillChunksPerTick: config.batching.prefillChunksPerTick,
     }),
     handleSignals: true,
   });
