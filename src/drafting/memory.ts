@@ -25,7 +25,7 @@ export interface DrafterLearned {
 interface MemoryFile {
   version: number;
   reference: ReferenceLearned;
-  recycling: { acceptance: number; ranks: RankStats; table: [number, number[]][] };
+  recycling: { acceptance: number; ranks: RankStats; payoffMs?: number; table: [number, number[]][] };
   drafter: DrafterLearned;
 }
 
@@ -50,6 +50,7 @@ export class DraftMemory {
       const r = j.recycling;
       if (r && Array.isArray(r.ranks?.first) && Array.isArray(r.ranks?.deep)) {
         m.recycling = { acceptance: Number(r.acceptance) || 0.5, ranks: r.ranks };
+        if (typeof r.payoffMs === 'number' && Number.isFinite(r.payoffMs)) m.recycling.payoffMs = r.payoffMs;
         m.table = RecycleTable.fromJSON(r.table);
       }
       if (j.drafter && typeof j.drafter === 'object') m.drafter = j.drafter;

@@ -72,7 +72,7 @@ export interface VerifiedPath {
  * drafter that is rarely right costs more than it saves (its own prefill and a forward per
  * draft token).
  */
-export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1, probeEvery: 16 } as const;
+export const FALLBACK = { askBelow: 0.3, dropBelow: 0.1, probeEvery: 16, payoffEma: 0.25 } as const;
 
 /** The merged tree is built up to this many times the node budget before the cost rule prunes it. */
 const BUILD_FACTOR = 3;
@@ -188,7 +188,8 @@ export class DraftPlanner {
    * across processes) can recover.
    */
   private worthAsking(source: DraftSource, depth: number): boolean {
-    if (source.acceptance >= FALLBACK.dropBelow && this.paysFor(source, depth)) return true;
+    const paid = source.payoffMs === undefined || source.payoffMs >= 0;
+    if (source.acceptance >= FALLBACK.dropBelow && paid && this.paysFor(source, depth)) return true;
     const n = (this.skipped.get(source) ?? 0) + 1;
     this.skipped.set(source, n % FALLBACK.probeEvery);
     return n >= FALLBACK.probeEvery;
@@ -219,6 +220,7 @@ export class DraftPlanner {
         topKAt: this.rootAt,
       });
     }
+    this.learnPayoff(tree, drafted.bySource, accepted.bySource);
     let treeDepth = 0;
     for (const d of tree.depths) treeDepth = Math.max(treeDepth, d);
     this.budget.update(treeDepth, result.path.length);
@@ -228,6 +230,28 @@ export class DraftPlanner {
       acceptedBySource: accepted.byKind,
       accepted: result.path.length,
     };
+  }
+
+  /**
+   * A free fallback's payoff this step: a cheap tree source (recycling) whose estimates are
+   * averages can still lose, because on this CPU the second row of a forward costs half a
+   * forward (cost curve S=1 → S=2); measured outcomes decide whether it keeps drafting.
+   */
+  private learnPayoff(
+    tree: DraftTree,
+    drafted: ReadonlyMap<DraftSource, number>,
+    accepted: ReadonlyMap<DraftSource, number>,
+  ): void {
+    const one = this.budget.forwardMs(1);
+    if (one === null) return;
+    for (const { source, fallback } of this.sources) {
+      const nodes = drafted.get(source) ?? 0;
+      if (!fallback || source.costMs !== undefined || nodes === 0) continue;
+      const extra = this.budget.forwardMs(tree.size)! - this.budget.forwardMs(tree.size - nodes)!;
+      const net = (accepted.get(source) ?? 0) * one - extra;
+      const prev = source.payoffMs;
+      source.payoffMs = prev === undefined ? net : prev + FALLBACK.payoffEma * (net - prev);
+    }
   }
 
   /** Nodes counted once, by the source that proposed them and by its provenance kind. */

@@ -100,6 +100,13 @@ export interface DraftSource {
    * fallback with a cost only while its expected saving exceeds it. Absent = free.
    */
   readonly costMs?: number;
+  /**
+   * A free fallback's running payoff, in target ms per step it drafted in: its accepted
+   * tokens × one forward, minus what its rows added to that step's forward (cost curve).
+   * The planner keeps it and stops asking the source while it is negative (probing it every
+   * few steps); a source that persists it starts the next process from it.
+   */
+  payoffMs?: number;
   /** Start a new request: drop per-request state (what it learned about the target may stay). */
   reset?(): void;
   dispose?(): Promise<void>;

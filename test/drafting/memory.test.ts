@@ -24,6 +24,7 @@ describe('DraftMemory', () => {
     ref.observe({ draftTokens: 4, acceptedTokens: 4, context: [97, 98, 99, 100, 101, 102] });
     m.table.set(5, [6, 7]);
     m.recycling.acceptance = 0.9;
+    m.recycling.payoffMs = -4.5;
     m.drafter = { acceptance: 0.2, costMs: 12 };
     m.save();
     const again = DraftMemory.open(file);
@@ -31,6 +32,7 @@ describe('DraftMemory', () => {
     expect(Object.keys(again.reference.match).length).toBeGreaterThan(0);
     expect(again.table.get(5)).toEqual([6, 7]);
     expect(again.recycling.acceptance).toBe(0.9);
+    expect(again.recycling.payoffMs).toBe(-4.5);
     expect(again.drafter).toEqual({ acceptance: 0.2, costMs: 12 });
     // atomic: no temp file is left beside it
     expect(fs.readdirSync(path.dirname(file))).toEqual(['memory.json']);

@@ -3,13 +3,15 @@
  * source hears, without a model.
  */
 import { describe, expect, it } from 'vitest';
-import { DraftPlanner } from '../../src/drafting/planner.ts';
+import { BudgetPolicy } from '../../src/drafting/budget.ts';
+import { DraftPlanner, FALLBACK } from '../../src/drafting/planner.ts';
 import type { DraftCandidate, DraftContext, DraftOutcome, DraftSource } from '../../src/drafting/types.ts';
 
 /** Proposes fixed candidates and records what it is asked and told. */
 class FakeSource implements DraftSource {
   asked = 0;
   heard: DraftOutcome[] = [];
+  payoffMs?: number;
   constructor(
     private readonly candidates: DraftCandidate[],
     public acceptance = 0.5,
@@ -55,6 +57,32 @@ describe('DraftPlanner', () => {
     const hopeless = new FakeSource([copy([7])], 0.05);
     await new DraftPlanner([{ source: empty }, { source: hopeless, fallback: true }]).plan(ctx(0), limits);
     expect(hopeless.asked).toBe(0);
+  });
+
+  it('stops asking a free fallback whose drafts cost more forward time than they save, probing it', async () => {
+    // cost curve: a forward of 3 rows costs 17 ms more than one of 1 row (30 ms)
+    const run = async (accepts: boolean) => {
+      const fallback = new FakeSource([copy([7, 8])]);
+      const budget = new BudgetPolicy({ policy: 'simple', costCurve: [0, 30, 45, 47, 50] });
+      const planner = new DraftPlanner(
+        [{ source: new FakeSource([], 0.9) }, { source: fallback, fallback: true }],
+        {
+          budget,
+        },
+      );
+      for (let i = 0; i < 40; i++) {
+        const tree = await planner.plan(ctx(0), limits);
+        planner.observe(tree, { path: accepts && tree.size > 1 ? [1, 2] : [] }, [1, 2, 3, 9]);
+      }
+      return fallback;
+    };
+    const loser = await run(false);
+    expect(loser.payoffMs).toBeCloseTo(-17);
+    // asked on the first step; after that only as a probe every FALLBACK.probeEvery steps
+    expect(loser.asked).toBe(1 + Math.floor(39 / FALLBACK.probeEvery));
+    const winner = await run(true);
+    expect(winner.payoffMs).toBeCloseTo(2 * 30 - 17);
+    expect(winner.asked).toBe(40);
   });
 
   it('never merges q-drafts with deterministic drafts when sampling', async () => {

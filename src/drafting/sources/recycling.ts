@@ -36,6 +36,8 @@ const EMA = 0.05;
 export interface RecyclingLearned {
   acceptance: number;
   ranks: RankStats;
+  /** The planner's running payoff of recycled drafts (DraftSource.payoffMs). */
+  payoffMs?: number;
 }
 
 /**
@@ -103,6 +105,14 @@ export class RecyclingDrafter implements DraftSource {
    */
   get acceptance(): number {
     return this.learned.acceptance;
+  }
+
+  get payoffMs(): number | undefined {
+    return this.learned.payoffMs;
+  }
+
+  set payoffMs(ms: number | undefined) {
+    this.learned.payoffMs = ms;
   }
 
   private row(prev: number | undefined, token: number): readonly number[] | undefined {
