@@ -207,9 +207,9 @@ export class Engine {
 
   async dispose(): Promise<void> {
     this.remember();
-    if (this.history?.record) {
+    if (this.history) {
       try {
-        this.history.store.flush();
+        this.history.store.close();
       } catch {
         // the journal keeps what was written before; nothing else to save at exit
       }

@@ -48,7 +48,7 @@ export interface EngineLoadOptions {
    * lives in (the data dir, beside the corpus), whether finished generations are added
    * (default true), and its size bound. Absent: no history (tests, benchmarks by default).
    */
-  history?: { dir: string; record?: boolean; maxTokens?: number };
+  history?: { dir: string; record?: boolean; maxTokens?: number; onLocked?: 'read-only' | 'throw' };
   /**
    * Keep what the draft sources learn in a file under paths.cache() (one per target model
    * and variant), read at load and written after each request. Default true; false = this
@@ -137,7 +137,12 @@ export function memoryPath(key: string): string {
 function openHistory(h: EngineLoadOptions['history']): EngineHistory | null {
   if (!h) return null;
   const record = h.record ?? true;
-  return { store: HistoryStore.open(h.dir, { maxTokens: h.maxTokens, readOnly: !record }), record };
+  const store = HistoryStore.open(h.dir, { maxTokens: h.maxTokens, readOnly: !record, onLocked: h.onLocked });
+  if (store.lockedBy !== null)
+    process.stderr.write(
+      `ragspec: another process (${store.lockedBy}) is writing the history in ${h.dir}; this one drafts from it without adding to it\n`,
+    );
+  return { store, record };
 }
 
 function hasVariant(dir: string, variant: string): boolean {

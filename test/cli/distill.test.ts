@@ -3,7 +3,8 @@
  * a first run (budget 3 passages, short answers) is killed right after its first passage is
  * reported done; what it recorded is on disk (answer and done key together); a second run
  * reports exactly those passages as done before, distills others, and every passage ends up
- * with exactly one answer in the history. Needs the converted model and an ingested corpus:
+ * with exactly one answer in the history; a history another live process is writing is
+ * refused with one line. Needs the converted model and an ingested corpus:
  * it FAILS (never skips) without them.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HistoryStore } from '../../src/drafting/history/store.ts';
+import { HistoryStore, JOURNAL_FILE, LOCK_FILE } from '../../src/drafting/history/store.ts';
 import { paths, repoRoot } from '../../src/util/paths.ts';
 import { targetGguf } from '../helpers/assets.ts';
 
@@ -75,5 +76,18 @@ describe('ragspec distill (real model)', () => {
     // one answer per passage: nothing was distilled twice
     expect(end.entryCount).toBe(end.markCount - noQuestion - (done1 - afterKill.entryCount));
     expect(fs.readdirSync(data).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    // another live process writing this history (this test process stands in for a
+    // `ragspec serve`): distill refuses with one line naming it, and writes nothing
+    const lock = path.join(data, LOCK_FILE);
+    fs.writeFileSync(lock, `${process.pid}\n`);
+    const journal = fs.readFileSync(path.join(data, JOURNAL_FILE));
+    const locked = await run(data);
+    expect(locked.code).toBe(1);
+    expect(locked.err).toMatch(new RegExp(`being written by process ${process.pid}`));
+    expect(locked.err).not.toMatch(/\n\s+at /); // no stack trace
+    expect(fs.readFileSync(path.join(data, JOURNAL_FILE))).toEqual(journal);
+    expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+    fs.rmSync(lock);
   }, 600_000);
 });

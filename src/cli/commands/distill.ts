@@ -53,7 +53,11 @@ export function register(program: Command): void {
       const dir = o.data ?? paths.data();
       const corpus = await openCorpus(dir, { readOnly: true });
       try {
-        const engine = await loadEngine({ model: o.model, drafter: o.drafter, history: { dir } });
+        const engine = await loadEngine({
+          model: o.model,
+          drafter: o.drafter,
+          history: { dir, onLocked: 'throw' },
+        });
         const store = engine.history!.store;
         const ac = new AbortController();
         const onSig = (): void => ac.abort();

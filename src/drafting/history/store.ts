@@ -21,17 +21,21 @@
  *   logical clock, bumped when an entry is added or its drafts are accepted) are evicted
  *   down to EVICT_TO × maxTokens, and the automaton is rebuilt from the rest.
  * - Marks are never evicted (a passage distilled once stays done).
- * - One writer process at a time (others open it read-only); `used` clocks reach the disk
- *   at compaction only, so LRU order across processes is approximate.
+ * - One writer process at a time: a writer holds `writer.lock` (its pid). A second process
+ *   that opens the store for writing while that pid is alive opens it read-only instead
+ *   (`lockedBy`), or fails with `onLocked: 'throw'` (distill); a lock whose process died is
+ *   taken over. Two processes compacting one journal would lose records. `used` clocks
+ *   reach the disk at compaction only, so LRU order across processes is approximate.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BadFileError } from '../../util/errors.ts';
+import { BadFileError, RagspecError } from '../../util/errors.ts';
 import { SuffixAutomaton } from './suffix-automaton.ts';
 
 export const HISTORY_FILE = 'history.bin';
 export const JOURNAL_FILE = 'history.journal';
+export const LOCK_FILE = 'writer.lock';
 const MAGIC = Buffer.from('RAGSPEC-HISTORY1', 'latin1'); // 16 bytes
 
 /** Default bound on held tokens (~100-150 MB of automaton when full). */
@@ -53,6 +57,58 @@ export interface HistoryStoreOptions {
   maxTokens?: number;
   /** Never write (benchmarks: dev-set runs must not feed themselves). */
   readOnly?: boolean;
+  /**
+   * When another live process holds the writer lock: open read-only (default; `lockedBy`
+   * names it) or throw (a job whose whole point is writing, such as distill).
+   */
+  onLocked?: 'read-only' | 'throw';
+}
+
+/** Writer locks this process holds (removed at exit, so a clean exit leaves none). */
+const heldLocks = new Set<string>();
+let exitHookSet = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/**
+ * Take `dir`'s writer lock: null when this process holds it now, else the pid of the live
+ * process that does. A lock left by a dead process is taken over.
+ */
+function takeWriterLock(dir: string): number | null {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      heldLocks.add(file);
+      if (!exitHookSet) {
+        exitHookSet = true;
+        process.once('exit', () => {
+          for (const f of heldLocks) fs.rmSync(f, { force: true });
+        });
+      }
+      return null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let pid = NaN;
+    try {
+      pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    } catch {
+      continue; // removed in between: try again
+    }
+    if (pid === process.pid) return null; // another store of this process: its caller's business
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) return pid;
+    fs.rmSync(file, { force: true }); // its writer died without removing it
+  }
+  return null;
 }
 
 interface SnapshotHeader {
@@ -66,6 +122,8 @@ interface SnapshotHeader {
 export class HistoryStore {
   readonly maxTokens: number;
   readonly readOnly: boolean;
+  /** The live process whose writer lock made this store read-only, or null. */
+  readonly lockedBy: number | null;
   /** Entries in automaton order (index i = automaton sequence i). */
   private entries: HistoryEntry[] = [];
   private index = new SuffixAutomaton();
@@ -82,9 +140,11 @@ export class HistoryStore {
   private constructor(
     readonly dir: string | null,
     opts: HistoryStoreOptions,
+    lockedBy: number | null = null,
   ) {
     this.maxTokens = Math.max(1, opts.maxTokens ?? DEFAULT_MAX_TOKENS);
-    this.readOnly = opts.readOnly ?? dir === null;
+    this.lockedBy = lockedBy;
+    this.readOnly = (opts.readOnly ?? dir === null) || lockedBy !== null;
   }
 
   /** An empty store that lives in memory only. */
@@ -94,9 +154,28 @@ export class HistoryStore {
 
   /** Load the store in `dir` (empty when there is none yet). */
   static open(dir: string, opts: HistoryStoreOptions = {}): HistoryStore {
-    const s = new HistoryStore(dir, opts);
+    const lockedBy = opts.readOnly ? null : takeWriterLock(dir);
+    if (lockedBy !== null && opts.onLocked === 'throw')
+      throw new RagspecError(`the history in ${dir} is being written by process ${lockedBy}`, {
+        code: 'history_locked',
+        kind: 'conflict',
+        hint: 'stop that process (a running `ragspec serve`, `ask` or `distill` on the same data folder) and run this again',
+      });
+    const s = new HistoryStore(dir, opts, lockedBy);
     s.load();
     return s;
+  }
+
+  /** Write what is pending and give up the writer lock (the next writer may open it). */
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      if (!this.readOnly && this.dir) {
+        const file = path.join(this.dir, LOCK_FILE);
+        if (heldLocks.delete(file)) fs.rmSync(file, { force: true });
+      }
+    }
   }
 
   get automaton(): SuffixAutomaton {

@@ -4,12 +4,12 @@
  * kills it at random moments and checks that every entry the child reported is there,
  * whole, with its mark, and that nothing half-written is).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HISTORY_FILE, HistoryStore, JOURNAL_FILE } from '../../../src/drafting/history/store.ts';
+import { HISTORY_FILE, HistoryStore, JOURNAL_FILE, LOCK_FILE } from '../../../src/drafting/history/store.ts';
 import { repoRoot } from '../../../src/util/paths.ts';
 import { seededRandom } from '../../helpers/tiny-gguf.ts';
 import { entryTokens } from './history-writer.ts';
@@ -150,6 +150,38 @@ function writeAndKill(dir: string, from: number, size: number, killAt: number): 
   });
 }
 
+describe('HistoryStore writer lock', () => {
+  it('a store another live process writes opens read-only, or throws when asked to', () => {
+    const dir = freshDir();
+    fs.writeFileSync(path.join(dir, LOCK_FILE), `${process.ppid}\n`); // a live process, not this one
+    const s = HistoryStore.open(dir);
+    expect(s.readOnly).toBe(true);
+    expect(s.lockedBy).toBe(process.ppid);
+    s.append([1, 2, 3]);
+    s.flush();
+    expect(fs.existsSync(path.join(dir, JOURNAL_FILE))).toBe(false);
+    expect(() => HistoryStore.open(dir, { onLocked: 'throw' })).toThrow(
+      new RegExp(`being written by process ${process.ppid}`),
+    );
+    s.close();
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).toBe(`${process.ppid}\n`); // not ours
+  });
+
+  it('a lock left by a dead process is taken over; close gives it up', () => {
+    const dir = freshDir();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // exited and reaped
+    fs.writeFileSync(path.join(dir, LOCK_FILE), `${dead}\n`);
+    const s = HistoryStore.open(dir);
+    expect(s.readOnly).toBe(false);
+    expect(s.lockedBy).toBeNull();
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
+    s.append([4, 5]);
+    s.close();
+    expect(fs.existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+    expect(contents(HistoryStore.open(dir, { readOnly: true }))).toEqual([[4, 5]]);
+  });
+});
+
 describe('HistoryStore durability', () => {
   it('SIGKILL at random moments: every reported entry survives whole, nothing torn appears', async () => {
     const dir = freshDir();
@@ -163,7 +195,8 @@ describe('HistoryStore durability', () => {
       const done = await writeAndKill(dir, next, SIZE, 1 + Math.floor(rand() * 7));
       for (const i of done) reported.add(i);
       if (fs.existsSync(path.join(dir, `${HISTORY_FILE}.tmp`))) midSnapshot++;
-      const s = HistoryStore.open(dir, { maxTokens: 1e9 });
+      // read-only: a writer here would hold the lock the next child needs
+      const s = HistoryStore.open(dir, { maxTokens: 1e9, readOnly: true });
       const held = contents(s);
       // every entry present is whole and is one the writer made, in order, with its mark
       held.forEach((toks, k) => {
